@@ -1,0 +1,70 @@
+"""Versioned schema migrations for the SQLite store.
+
+Each entry moves the schema from version N-1 to N (tracked in `PRAGMA user_version`) and runs in
+its own transaction, so a start-up that dies halfway leaves the file at a clean version. Never
+edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: sites and experiences
+    (
+        """CREATE TABLE sites (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            public_key TEXT NOT NULL UNIQUE,
+            api_key_hash TEXT NOT NULL UNIQUE,
+            signing_secret_enc TEXT NOT NULL,
+            allowed_origins TEXT NOT NULL,
+            config_version INTEGER NOT NULL DEFAULT 1,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE experiences (
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            body TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (site_id, id)
+        )""",
+        "CREATE INDEX experiences_by_status ON experiences(site_id, status)",
+    ),
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration the file has not seen; return the resulting version.
+
+    `BEGIN IMMEDIATE` takes the write lock first, so two processes starting together cannot
+    both apply the same migration: the second waits, re-reads the version and skips it.
+    """
+    target = len(MIGRATIONS)
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = schema_version(conn)
+            if current > target:
+                raise RuntimeError(
+                    f"the database schema is version {current}, newer than this kx-edge ({target})"
+                )
+            if current == target:
+                conn.execute("COMMIT")
+                return current
+            for statement in MIGRATIONS[current]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise

@@ -1,0 +1,43 @@
+"""What the store keeps, as frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRecord:
+    id: str
+    name: str
+    public_key: str
+    api_key_hash: str = field(repr=False)
+    signing_secret_enc: str = field(repr=False)
+    allowed_origins: tuple[str, ...]
+    config_version: int
+    created_at: int
+    updated_at: int
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """The site as the API shows it: never the api key (hashed) or the signing secret."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "public_key": self.public_key,
+            "allowed_origins": list(self.allowed_origins),
+            "config_version": self.config_version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExperienceRecord:
+    site_id: str
+    id: str
+    type: str
+    status: str
+    body: dict[str, Any]
+    version: int
+    created_at: int
+    updated_at: int
