@@ -86,7 +86,7 @@ class SqliteStore:
         return self._one_site("api_key_hash = ?", api_key_hash)
 
     async def list_sites(self) -> list[SiteRecord]:
-        rows = self._conn.execute(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, id")
+        rows = self._conn.execute(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, rowid")
         return [_site(row) for row in rows]
 
     async def update_site(
@@ -124,7 +124,7 @@ class SqliteStore:
 
     async def list_experiences(self, site_id: str) -> list[ExperienceRecord]:
         rows = self._conn.execute(
-            f"SELECT {_EXPERIENCE_COLUMNS} FROM experiences WHERE site_id = ? ORDER BY created_at, id",
+            f"SELECT {_EXPERIENCE_COLUMNS} FROM experiences WHERE site_id = ? ORDER BY created_at, rowid",
             (site_id,),
         )
         return [_experience(row) for row in rows]

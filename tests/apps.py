@@ -1,0 +1,68 @@
+"""Driving a kx-edge app in tests: real lifespan, real routing, no network."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
+
+from edge.services import Services
+from edge.settings import Settings
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Local settings with a database under tmp_path and fresh secrets."""
+    base = Settings(
+        data_dir=str(tmp_path / "var"),
+        public_url="http://testserver",
+        secret_key=secrets.token_urlsafe(32),
+        operator_token="op_" + secrets.token_urlsafe(24),
+        log_format="text",
+        access_log=False,
+    )
+    return replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def app_client(app: Starlette, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client bound to `app` with its lifespan running (as uvicorn would run it)."""
+    async with app.router.lifespan_context(app) as state:
+        lifespan_state = dict(state or {})
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["state"] = dict(lifespan_state)
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            client.services = lifespan_state["services"]  # type: ignore[attr-defined]
+            yield client
+
+
+def services_of(client: httpx.AsyncClient) -> Services:
+    found: Services = client.services  # type: ignore[attr-defined]
+    return found
+
+
+def operator(settings: Settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.operator_token}"}
+
+
+async def create_site(
+    client: httpx.AsyncClient, settings: Settings, name: str = "Shop", origins: list[str] | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/sites",
+        json={"name": name, "allowed_origins": origins or ["https://shop.example.com"]},
+        headers=operator(settings),
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
