@@ -36,6 +36,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX experiences_by_status ON experiences(site_id, status)",
     ),
+    # 2: Klaviyo connections (tokens arrive encrypted) and pending OAuth flows
+    (
+        """CREATE TABLE klaviyo_connections (
+            site_id TEXT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,
+            generation INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            record TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE oauth_flows (
+            state_hash TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            record TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX oauth_flows_by_expiry ON oauth_flows(expires_at)",
+    ),
 )
 
 
