@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import BaseRoute, Route, request_response
 
 from edge.errors import exception_handlers
+from edge.klaviyo_link import build_klaviyo_link
 from edge.middleware import RequestContextMiddleware
 from edge.routes import health, sites
+from edge.routes import klaviyo as klaviyo_routes
+from edge.runtime import SiteRuntimes
 from edge.services import Services
 from edge.settings import Settings
-from edge.store import SqliteStore, Store
+from edge.snippet import snippet_response
+from edge.store import SqliteStore
+from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
+from edge.storefront.assign import StorefrontFastPath
+from edge.storefront.identity import SegmentResolver
 from oauth.crypto import TokenCipher
 
 logger = logging.getLogger("kx_edge.app")
@@ -28,12 +37,15 @@ logger = logging.getLogger("kx_edge.app")
 def create_app(
     settings: Settings,
     *,
-    store: Store | None = None,
+    store: SqliteStore | None = None,
     clock: Callable[[], float] = time.time,
     http_transport: httpx.AsyncBaseTransport | None = None,
     extra_routes: Sequence[BaseRoute] = (),
+    resolver: SegmentResolver | None = None,
+    on_ready: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
 ) -> Starlette:
-    """Build the app. `store`, `clock` and `http_transport` are the seams tests use."""
+    """Build the app. `store`, `clock`, `http_transport` and `resolver` are the seams tests use;
+    `on_ready` runs as a task once start-up is done (the demo uses it to seed itself)."""
     if not settings.secret_key:
         raise ValueError("settings.secret_key is required (ensure_local_secrets fills it locally)")
 
@@ -47,14 +59,36 @@ def create_app(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         redis_client = _redis(settings)
+        cipher = TokenCipher(settings.secret_key, settings.secret_key_old)
+        connections = SqliteConnectionStore(own_store, clock=clock)
+        runtimes = SiteRuntimes(own_store, connections, cipher, clock=clock)
+        klaviyo = build_klaviyo_link(
+            settings,
+            http=http,
+            redis=redis_client,
+            connections=connections,
+            flows=SqliteFlowStateStore(own_store, cipher, clock=clock),
+            cipher=cipher,
+            clock=clock,
+        )
+        if klaviyo is not None:
+            await klaviyo.resolver.start()
         svc = Services(
             settings=settings,
             store=own_store,
-            cipher=TokenCipher(settings.secret_key, settings.secret_key_old),
+            connections=connections,
+            klaviyo=klaviyo,
+            cipher=cipher,
             http=http,
             redis=redis_client,
+            runtimes=runtimes,
             clock=clock,
+            resolver=resolver if resolver is not None else (klaviyo.resolver if klaviyo else None),
         )
+        runtimes.start()
+        ready_task: asyncio.Task[None] | None = None
+        if on_ready is not None:
+            ready_task = asyncio.create_task(on_ready(svc), name="kx-edge on_ready")
         logger.info(
             "kx-edge ready",
             extra={"env": settings.env or "local", "redis": redis_client is not None},
@@ -62,6 +96,13 @@ def create_app(
         try:
             yield {"services": svc}
         finally:
+            if ready_task is not None:
+                ready_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ready_task
+            await runtimes.stop()
+            if klaviyo is not None:
+                await klaviyo.aclose()
             await http.aclose()
             if redis_client is not None:
                 await redis_client.aclose()
@@ -70,11 +111,21 @@ def create_app(
             logger.info("kx-edge stopped")
 
     return Starlette(
-        routes=[*health.routes, *sites.routes, *extra_routes],
-        middleware=[Middleware(RequestContextMiddleware, access_log=settings.access_log)],
+        routes=[*health.routes, *storefront_routes(), *sites.routes, *klaviyo_routes.routes, *extra_routes],
+        middleware=[
+            Middleware(RequestContextMiddleware, access_log=settings.access_log),
+            Middleware(StorefrontFastPath),
+        ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
+
+
+def storefront_routes() -> list[BaseRoute]:
+    """`/v1/assign` is served by `StorefrontFastPath` before routing; the snippet is a route,
+    gzipped here only (the JSON answers are small and sent uncompressed, on purpose)."""
+    snippet = GZipMiddleware(request_response(snippet_response), minimum_size=500)
+    return [Route("/v1/snippet.js", snippet, methods=["GET", "HEAD"])]
 
 
 def _redis(settings: Settings) -> aioredis.Redis | None:

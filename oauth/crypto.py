@@ -15,21 +15,17 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from oauth.errors import DecryptionError
+
+__all__ = ["DecryptionError", "TokenCipher", "derive_fernet_key"]
+
 _HKDF_INFO = b"kx-edge token encryption v1"
 _UNDECRYPTABLE = "stored secret cannot be decrypted with the configured keys"
 
 
-class DecryptionError(Exception):
-    """A stored value could not be decrypted with any configured key."""
-
-    code = "decryption_failed"
-
-
 def derive_fernet_key(secret: str, *, info: bytes = _HKDF_INFO) -> bytes:
     """Derive a Fernet key (urlsafe base64 of 32 bytes) from an operator secret."""
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
-        secret.encode("utf-8")
-    )
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode("utf-8"))
     return base64.urlsafe_b64encode(raw)
 
 

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from edge.services import Services
 from edge.settings import Settings
+from edge.store import SqliteStore
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -66,3 +67,43 @@ async def create_site(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+async def put_experience(client: httpx.AsyncClient, site_id: str, body: dict[str, Any]) -> None:
+    """Store a validated experience directly and reload the site (until the config API exists)."""
+    from targeting import parse_experience
+
+    svc = services_of(client)
+    experience = parse_experience(body)
+    await svc.store.create_experience(
+        site_id,
+        experience.id,
+        type=experience.type.value,
+        status=experience.status.value,
+        body=experience.to_dict(),
+        now=svc.now(),
+    )
+    await svc.runtimes.reload(site_id)
+
+
+async def connect_directly(client: httpx.AsyncClient, site_id: str, account_id: str = "acct_TEST") -> None:
+    """Store an active connection without the OAuth flow (for tests about what comes after it)."""
+    from edge.store.connections import SqliteConnectionStore
+    from oauth.connection import Connection, ConnectionStatus
+
+    svc = services_of(client)
+    assert isinstance(svc.store, SqliteStore)
+    await SqliteConnectionStore(svc.store).save(
+        Connection(
+            site_id=site_id,
+            status=ConnectionStatus.ACTIVE,
+            account_id=account_id,
+            account_name="Test account",
+            scopes=("accounts:read", "profiles:read", "segments:read"),
+            access_token_enc=svc.cipher.encrypt("access"),
+            refresh_token_enc=svc.cipher.encrypt("refresh"),
+            expires_at=svc.now() + 3600,
+            connected_at=svc.now(),
+        )
+    )
+    await svc.runtimes.reload(site_id)

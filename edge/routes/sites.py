@@ -60,6 +60,7 @@ async def patch_site(request: Request) -> Response:
         allowed_origins=body.allowed_origins,
         now=svc.now(),
     )
+    await svc.runtimes.reload(site.id)  # origins apply to the storefront at once
     return json_response(updated.to_public_dict())
 
 

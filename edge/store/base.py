@@ -29,6 +29,10 @@ class Store(Protocol):
 
     async def list_sites(self) -> list[SiteRecord]: ...
 
+    async def site_versions(self) -> dict[str, int]:
+        """Every site's config_version: how workers notice each other's changes."""
+        ...
+
     async def update_site(
         self,
         site_id: str,

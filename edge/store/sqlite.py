@@ -89,6 +89,9 @@ class SqliteStore:
         rows = self._conn.execute(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, rowid")
         return [_site(row) for row in rows]
 
+    async def site_versions(self) -> dict[str, int]:
+        return {row[0]: int(row[1]) for row in self._conn.execute("SELECT id, config_version FROM sites")}
+
     async def update_site(
         self,
         site_id: str,

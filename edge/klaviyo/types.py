@@ -1,0 +1,83 @@
+"""The small shared vocabulary of the Klaviyo client: connections, tiers, and the seams it calls.
+
+`TokenSource` is implemented by `oauth/` and `RateGate` by the resolver's fleet-wide budget; the
+client knows only these protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRef:
+    """One site's Klaviyo connection: tokens are per site, budgets and caches per account.
+
+    `generation` changes on every reconnect, so nothing cached under an older connection is served.
+    """
+
+    site_id: str
+    account_id: str
+    generation: int
+
+
+class TokenSource(Protocol):
+    """Access tokens for a site's connection (implemented by `oauth/`). Any exception = no token."""
+
+    async def access_token(self, site_id: str) -> str: ...
+
+    async def refresh_after_unauthorized(self, site_id: str, rejected: str) -> str: ...
+
+
+class Tier(StrEnum):
+    """Klaviyo's rate-limit tiers for the endpoints we call, named after the endpoint."""
+
+    ACCOUNTS = "accounts"  # GET /api/accounts
+    PROFILES = "profiles"  # GET /api/profiles?filter=equals(_kx,...)
+    PROFILE_SEGMENTS = "profile_segments"  # GET /api/profiles/{id}/relationships/segments
+    SEGMENT_MEMBERS = "segment_members"  # GET /api/segments/{id}/relationships/profiles
+    SEGMENTS = "segments"  # GET /api/segments
+
+
+@dataclass(frozen=True, slots=True)
+class TierLimit:
+    """Klaviyo's two fixed windows per account: burst (1 s) and steady (60 s)."""
+
+    per_second: int
+    per_minute: int
+
+    def scaled(self, fraction: float) -> TierLimit:
+        """A limit `fraction` of this one, rounded down but never below one call."""
+        return TierLimit(max(1, int(self.per_second * fraction)), max(1, int(self.per_minute * fraction)))
+
+
+# Published limits (KLAVIYO.md); segment members says 700-750/min, so take the lower figure.
+KLAVIYO_LIMITS: dict[Tier, TierLimit] = {
+    Tier.ACCOUNTS: TierLimit(1, 15),
+    Tier.PROFILES: TierLimit(75, 750),
+    Tier.PROFILE_SEGMENTS: TierLimit(3, 60),
+    Tier.SEGMENT_MEMBERS: TierLimit(75, 700),
+    Tier.SEGMENTS: TierLimit(75, 750),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a call may not go out now, and after how long it may."""
+
+    retry_after_s: float
+    throttled: bool  # True: Klaviyo's Retry-After; False: our own budget
+
+
+class RateGate(Protocol):
+    """Admission for every HTTP request the client sends, per account and tier."""
+
+    async def take(self, account_key: str, tier: Tier) -> Refusal | None:
+        """Take one call from the budget, or say why not (None = go)."""
+        ...
+
+    async def block(self, account_key: str, seconds: float) -> None:
+        """Klaviyo answered 429: no call for this account until `seconds` have passed."""
+        ...

@@ -1,0 +1,126 @@
+"""The fleet-wide Klaviyo budget: a `RateGate` shared by every process through Redis.
+
+One Lua script per call takes a slot atomically from a sliding-window log (a sorted set of call
+times per account and tier, Redis' own clock) under both of Klaviyo's windows, 1 s and 60 s, and
+honours a Retry-After block on the account. When Redis is down the process falls back to its own
+`LocalRateGate` (with `local_budget_share` of the budget); when it is merely busy the call is
+refused for a moment instead, so a slow Redis never lets the fleet overspend. A refusal is remembered in-process
+until it runs out, so a burst of pending visitors does not become a burst of Redis calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Mapping
+
+import redis.asyncio as aioredis
+
+from edge.klaviyo import LocalRateGate, Refusal, Tier, TierLimit
+from edge.resolver import keys
+from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
+
+BUSY_RETRY_S = 0.1
+
+# KEYS: block key, window key. ARGV: per second, per minute, unique member suffix.
+# Returns {admitted (0/1), wait in ms, throttled (0/1)}.
+_TAKE = """
+local blocked = redis.call('PTTL', KEYS[1])
+if blocked > 0 then return {0, blocked, 1} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)
+local per_second = tonumber(ARGV[1])
+local per_minute = tonumber(ARGV[2])
+local total = redis.call('ZCARD', KEYS[2])
+local wait = 0
+if total >= per_minute then
+  local e = redis.call('ZRANGE', KEYS[2], total - per_minute, total - per_minute, 'WITHSCORES')
+  wait = tonumber(e[2]) + 60000 - now
+end
+local recent = redis.call('ZCOUNT', KEYS[2], '(' .. (now - 1000), '+inf')
+if recent >= per_second then
+  local e = redis.call('ZRANGE', KEYS[2], total - per_second, total - per_second, 'WITHSCORES')
+  local w = tonumber(e[2]) + 1000 - now
+  if w > wait then wait = w end
+end
+if wait > 0 then return {0, wait, 0} end
+redis.call('ZADD', KEYS[2], now, now .. ':' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[2], 61000)
+return {1, 0, 0}
+"""
+
+
+class FleetRateGate:
+    def __init__(
+        self,
+        guard: RedisGuard,
+        prefix: str,
+        limits: Mapping[Tier, TierLimit],
+        fallback: LocalRateGate,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._guard = guard
+        self._prefix = prefix
+        self._limits = dict(limits)
+        self.fallback = fallback
+        self._clock = clock
+        self._refused_until: dict[tuple[str, Tier], tuple[float, bool]] = {}
+
+    def peek(self, account_key: str, tier: Tier) -> Refusal | None:
+        """A refusal this process already got and that has not run out: no Redis call needed."""
+        blocked = self.fallback.blocked_for(account_key)
+        if blocked > 0:
+            return Refusal(blocked, throttled=True)
+        memo = self._refused_until.get((account_key, tier))
+        if memo is None:
+            return None
+        left = memo[0] - self._clock()
+        if left <= 0:
+            del self._refused_until[(account_key, tier)]
+            return None
+        return Refusal(left, throttled=memo[1])
+
+    async def take(self, account_key: str, tier: Tier) -> Refusal | None:
+        known = self.peek(account_key, tier)
+        if known is not None:
+            return known
+        limit = self._limits[tier]
+        block_key = keys.blocked(self._prefix, account_key)
+        window_key = keys.budget(self._prefix, account_key, tier)
+        member = secrets.token_hex(6)
+
+        async def command(r: aioredis.Redis) -> list[int]:
+            result: list[int] = await r.eval(
+                _TAKE, 2, block_key, window_key, limit.per_second, limit.per_minute, member
+            )
+            return result
+
+        try:
+            admitted, wait_ms, throttled = await self._guard.run(command)
+        except RedisBusy:
+            return Refusal(BUSY_RETRY_S, throttled=False)  # never spend past the fleet budget
+        except RedisDown:
+            return self.fallback.take_now(account_key, tier)
+        if admitted:
+            return None
+        wait = max(0.001, int(wait_ms) / 1000)
+        self._refused_until[(account_key, tier)] = (self._clock() + wait, bool(throttled))
+        return Refusal(wait, throttled=bool(throttled))
+
+    async def block(self, account_key: str, seconds: float) -> None:
+        self.fallback.block_now(account_key, seconds)
+        key = keys.blocked(self._prefix, account_key)
+        millis = max(1, int(seconds * 1000))
+
+        async def command(r: aioredis.Redis) -> object:
+            # Never shorten a longer block another process has set.
+            current = await r.pttl(key)
+            if isinstance(current, int) and current >= millis:
+                return None
+            return await r.set(key, b"1", px=millis)
+
+        with contextlib.suppress(RedisDown):
+            await self._guard.run(command)

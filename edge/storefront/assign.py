@@ -1,0 +1,206 @@
+"""`POST /v1/assign`: the storefront's one round trip, as a lean ASGI handler.
+
+It runs in front of Starlette's router (see `StorefrontFastPath`): the route costs what raw ASGI
+costs, and everything per request is a dict lookup, msgspec decode, the resolver's L1 hit, the
+pure decision and msgspec encode. Bad input never becomes a 500: each class has its 4xx here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from edge.errors import error_body
+from edge.runtime import SiteRuntime
+from edge.services import Services
+from edge.storefront.identity import identify
+from edge.storefront.wire import (
+    MAX_URL_CHARS,
+    AssignResponse,
+    ExperienceOut,
+    new_visitor_id,
+    request_decoder,
+    response_encoder,
+    valid_visitor_id,
+)
+from targeting import decide, decode_sticky, encode_sticky
+
+logger = logging.getLogger("kx_edge.assign")
+ASSIGN_PATH = "/v1/assign"
+Headers = list[tuple[bytes, bytes]]
+
+
+class StorefrontFastPath:
+    """Sends `/v1/assign` straight to its handler; everything else goes on to the router."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == ASSIGN_PATH:
+            await assign(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or []
+
+
+async def assign(scope: Scope, receive: Receive, send: Send) -> None:
+    svc: Services = scope["state"]["services"]
+    cors: Headers = []
+    try:
+        origin, declared_length = _request_headers(scope["headers"])
+        runtime = await _site(svc, scope["query_string"])
+        if origin is not None:
+            if origin not in runtime.origins:
+                raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
+            cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        if scope["method"] == "OPTIONS":
+            await _preflight(send, cors, svc.settings.cors_max_age_s)
+            return
+        if scope["method"] != "POST":
+            raise _Refused(405, "method_not_allowed", "Use POST.", [(b"allow", b"POST, OPTIONS")])
+        body = await _read_body(receive, svc.settings.assign_max_body_bytes, declared_length)
+        payload = await _answer(svc, runtime, body)
+    except _Refused as refused:
+        await _send(send, refused.status, error_body(refused.code, refused.message), cors + refused.headers)
+        return
+    await _send(send, 200, payload, cors)
+
+
+async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
+    try:
+        request = request_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _Refused(422, "validation_failed", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise _Refused(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
+
+    warnings: list[str] = []
+    visitor_id = request.visitor_id
+    if not valid_visitor_id(visitor_id):
+        if visitor_id is not None:
+            warnings.append("visitor_id_replaced")
+        visitor_id = new_visitor_id()
+    assert visitor_id is not None
+    url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
+
+    settings = svc.settings
+    who = await identify(runtime, request.kx, svc.resolver, deadline_s=settings.resolve_deadline_ms / 1000)
+    warnings.extend(who.warnings)
+    now = int(svc.clock())
+    sticky = decode_sticky(
+        runtime.secret, runtime.site.id, visitor_id, request.sticky, now, settings.sticky_max_age_s
+    )
+    if request.sticky and not sticky:
+        warnings.append("sticky_ignored")
+    decision = decide(runtime.compiled, visitor_id, who.identity, sticky)
+    for observer in svc.assign_observers:
+        try:
+            observer.observed(runtime, visitor_id, who, decision, url)
+        except Exception:
+            logger.exception("an assignment observer failed")
+    return response_encoder.encode(
+        AssignResponse(
+            visitor_id=visitor_id,
+            identity=who.identity.kind.value,
+            retry_after_ms=who.retry_after_ms,
+            warnings=warnings,
+            experiences=[
+                ExperienceOut(
+                    d.experience_id,
+                    d.type.value,
+                    d.status.value,
+                    d.entered,
+                    d.variation_id,
+                    d.is_control,
+                    d.reason.value,
+                )
+                for d in decision.decisions
+            ],
+            sticky=encode_sticky(runtime.secret, runtime.site.id, visitor_id, decision.sticky, now),
+        )
+    )
+
+
+def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int | None]:
+    origin: str | None = None
+    length: int | None = None
+    for name, value in headers:
+        if name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"content-length":
+            if not value.isdigit():
+                raise _Refused(400, "bad_content_length", "Content-Length is not a number.")
+            length = int(value)
+    return origin, length
+
+
+async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
+    public_key = ""
+    for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
+        if name == "site":
+            public_key = value
+            break
+    if not public_key:
+        raise _Refused(400, "missing_site", "The site query parameter (the site's public key) is required.")
+    if len(public_key) > 128:
+        raise _Refused(404, "site_not_found", "No site has this public key.")
+    runtime: SiteRuntime | None = svc.runtimes.cached(public_key) or await svc.runtimes.by_public_key(
+        public_key
+    )
+    if runtime is None:
+        raise _Refused(404, "site_not_found", "No site has this public key.")
+    return runtime
+
+
+async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    if declared is not None and declared > limit:
+        raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Refused(400, "client_disconnected", "The client went away.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if not size:
+        raise _Refused(400, "empty_body", "The body must be a JSON object.")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _preflight(send: Send, cors: Headers, max_age_s: int) -> None:
+    headers = [
+        *cors,
+        (b"access-control-allow-methods", b"POST, OPTIONS"),
+        (b"access-control-allow-headers", b"content-type"),
+        (b"access-control-max-age", str(max_age_s).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 204, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send(send: Send, status: int, body: bytes, extra: Headers) -> None:
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

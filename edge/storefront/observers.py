@@ -1,0 +1,23 @@
+"""Who else hears about an assignment once it is answered (event triggers, metrics)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from edge.runtime import SiteRuntime
+from edge.storefront.identity import VisitorIdentity
+from targeting import SiteDecision
+
+
+class AssignObserver(Protocol):
+    """Told about every answered assignment. Must be quick, must not block and must not raise:
+    anything slow (sending events) belongs in a queue the observer feeds."""
+
+    def observed(
+        self,
+        runtime: SiteRuntime,
+        visitor_id: str,
+        who: VisitorIdentity,
+        decision: SiteDecision,
+        url: str | None,
+    ) -> None: ...

@@ -1,0 +1,52 @@
+"""The storefront's request and response bodies, decoded and encoded by msgspec."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import msgspec
+
+_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_URL_CHARS = 2048
+
+
+class AssignRequest(msgspec.Struct):
+    """Unknown fields are ignored (not rejected) so newer snippets keep working against us."""
+
+    visitor_id: str | None = None
+    kx: str | None = None
+    sticky: str | None = None
+    url: str | None = None
+
+
+class ExperienceOut(msgspec.Struct):
+    id: str
+    type: str
+    status: str
+    entered: bool
+    variation_id: str | None
+    is_control: bool
+    reason: str
+
+
+class AssignResponse(msgspec.Struct):
+    visitor_id: str
+    identity: str
+    retry_after_ms: int | None
+    warnings: list[str]
+    experiences: list[ExperienceOut]
+    sticky: str
+
+
+request_decoder = msgspec.json.Decoder(AssignRequest)
+response_encoder = msgspec.json.Encoder()
+
+
+def valid_visitor_id(value: str | None) -> bool:
+    return value is not None and _VISITOR_ID.match(value) is not None
+
+
+def new_visitor_id() -> str:
+    """128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)

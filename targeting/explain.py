@@ -1,0 +1,139 @@
+"""`explain`: the full trace of a decision, for the configuration API and for support.
+
+Each `ExperienceTrace` runs the very same decision path as `decide` (so the traced decision is
+the decision) and adds what the fast path skips: every condition's result with its path in the
+experience document, every audience's result, and the hash value `n` with the coverage, the
+ranges and the range that holds `n` (computed even when the decision did not need it; `used`
+says whether it did). Traces are msgspec Structs; `to_dict()` gives JSON-ready builtins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from targeting.attributes import ATTRIBUTES, Attribute
+from targeting.bucketing import code_units, hash_from_state
+from targeting.compiled import CompiledExperience, CompiledSite
+from targeting.decide import DeferCause, Notes, StickyVerdict, decide_experience, visitor_context
+from targeting.decision import Decision
+from targeting.identity import Identity, VisitorContext
+from targeting.model import AudienceAction, CustomTargeting, ExperienceType, TargetingMode
+from targeting.rules import ConditionResult, TruthValue, trace_rule
+from targeting.sticky import StickyEntry
+
+
+class RuleTrace(msgspec.Struct, frozen=True):
+    path: str
+    result: TruthValue
+    conditions: tuple[ConditionResult, ...]
+
+
+class AudienceTrace(msgspec.Struct, frozen=True):
+    index: int
+    action: AudienceAction
+    variation_id: str | None
+    rules: RuleTrace
+
+
+class RangeTrace(msgspec.Struct, frozen=True):
+    variation_id: str
+    low: float
+    high: float
+
+
+class BucketTrace(msgspec.Struct, frozen=True):
+    seed: str
+    n: float
+    coverage: float
+    ranges: tuple[RangeTrace, ...]
+    hit: RangeTrace | None  # the range holding n, if any
+    used: bool  # whether the decision was made by the hash
+
+
+class ExperienceTrace(msgspec.Struct, frozen=True):
+    experience_id: str
+    type: ExperienceType
+    mode: TargetingMode
+    sticky_in: StickyEntry | None
+    sticky_verdict: StickyVerdict
+    rules: RuleTrace | None  # custom targeting
+    audiences: tuple[AudienceTrace, ...]  # advanced targeting, every audience evaluated
+    matched_audience: int | None  # the audience that decided (advanced)
+    defer_cause: DeferCause | None
+    bucket: BucketTrace
+    decision: Decision
+    sticky_out: StickyEntry | None
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
+
+
+def _rule_trace(tree: Any, ctx: VisitorContext, path: str, attributes: Mapping[str, Attribute]) -> RuleTrace:
+    truth, conditions = trace_rule(tree, ctx, path, attributes)
+    return RuleTrace(path, TruthValue.of(truth), conditions)
+
+
+def _bucket_trace(cx: CompiledExperience, visitor_id: str, notes: Notes) -> BucketTrace:
+    n = hash_from_state(cx.seed_state, code_units(visitor_id))
+    ranges = tuple(RangeTrace(b.variation.id, b.low, b.high) for b in cx.ranges)
+    hit = next((r for r in ranges if r.low <= n < r.high), None)
+    return BucketTrace(cx.experience.bucketing_seed, n, cx.coverage, ranges, hit, notes.n is not None)
+
+
+def trace_experience(
+    cx: CompiledExperience,
+    ctx: VisitorContext,
+    visitor_id: str,
+    entry: StickyEntry | None,
+    attributes: Mapping[str, Attribute] = ATTRIBUTES,
+) -> ExperienceTrace:
+    notes = Notes()
+    decision, out = decide_experience(cx, ctx, code_units(visitor_id), entry, notes)
+    targeting = cx.experience.targeting
+    rules = None
+    audiences: tuple[AudienceTrace, ...] = ()
+    if isinstance(targeting, CustomTargeting):
+        rules = _rule_trace(targeting.rules, ctx, "targeting.rules", attributes)
+    else:
+        audiences = tuple(
+            AudienceTrace(
+                i,
+                a.action,
+                a.variation_id,
+                _rule_trace(a.rules, ctx, f"targeting.audiences[{i}].rules", attributes),
+            )
+            for i, a in enumerate(targeting.audiences)
+        )
+    return ExperienceTrace(
+        experience_id=cx.id,
+        type=cx.type,
+        mode=targeting.mode,
+        sticky_in=entry,
+        sticky_verdict=notes.sticky,
+        rules=rules,
+        audiences=audiences,
+        matched_audience=notes.audience,
+        defer_cause=notes.defer_cause,
+        bucket=_bucket_trace(cx, visitor_id, notes),
+        decision=decision,
+        sticky_out=out,
+    )
+
+
+def explain(
+    site: CompiledSite,
+    visitor_id: str,
+    identity: Identity,
+    sticky: Mapping[str, StickyEntry],
+    *,
+    attributes: Mapping[str, str] | None = None,
+) -> tuple[ExperienceTrace, ...]:
+    """The trace of `decide(site, visitor_id, identity, sticky)` for each live experience."""
+    ctx = visitor_context(identity, attributes)
+    return tuple(
+        trace_experience(cx, ctx, visitor_id, sticky.get(cx.id), site.registry) for cx in site.experiences
+    )

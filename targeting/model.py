@@ -1,0 +1,144 @@
+"""Experiences as immutable values, and their canonical JSON form.
+
+An experience is built by `parse_experience` (validation.py), which guarantees the invariants the
+rest of the package relies on: safe ids, at least two variations with unique ids, exactly one
+control, finite positive weights, `assign` audiences naming an existing variation, and
+personalizations using `custom` targeting (targeting modes are a test concept).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+import msgspec
+
+from targeting.attributes import KLAVIYO_SEGMENT
+from targeting.rules import MATCH_EVERYONE, RuleNode, iter_conditions, rule_to_dict
+
+
+class ExperienceType(StrEnum):
+    TEST = "test"
+    PERSONALIZATION = "personalization"
+
+
+class ExperienceStatus(StrEnum):
+    DRAFT = "draft"
+    LIVE = "live"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class TargetingMode(StrEnum):
+    CUSTOM = "custom"
+    ADVANCED = "advanced"
+
+
+class AudienceAction(StrEnum):
+    RANDOM = "random"
+    ASSIGN = "assign"
+    EXCLUDE = "exclude"
+    DEFER = "defer"
+
+
+class Variation(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    weight: float
+    is_control: bool = False
+
+
+class Audience(msgspec.Struct, frozen=True):
+    rules: RuleNode
+    action: AudienceAction
+    variation_id: str | None = None
+
+
+class CustomTargeting(msgspec.Struct, frozen=True):
+    rules: RuleNode = MATCH_EVERYONE
+
+    @property
+    def mode(self) -> TargetingMode:
+        return TargetingMode.CUSTOM
+
+
+class AdvancedTargeting(msgspec.Struct, frozen=True):
+    audiences: tuple[Audience, ...]
+
+    @property
+    def mode(self) -> TargetingMode:
+        return TargetingMode.ADVANCED
+
+
+Targeting: TypeAlias = CustomTargeting | AdvancedTargeting
+
+
+class Experience(msgspec.Struct, frozen=True):
+    id: str
+    type: ExperienceType
+    name: str
+    status: ExperienceStatus
+    targeting: Targeting
+    variations: tuple[Variation, ...]
+    traffic_percent: float = 100
+    seed: str | None = None
+    version: int | None = None
+
+    @property
+    def bucketing_seed(self) -> str:
+        """The hash seed: `seed`, or the experience id when no seed is set."""
+        return self.seed or self.id
+
+    @property
+    def control(self) -> Variation:
+        return next(v for v in self.variations if v.is_control)
+
+    @property
+    def rule_trees(self) -> tuple[RuleNode, ...]:
+        if isinstance(self.targeting, CustomTargeting):
+            return (self.targeting.rules,)
+        return tuple(audience.rules for audience in self.targeting.audiences)
+
+    @property
+    def referenced_segments(self) -> frozenset[str]:
+        """Every Klaviyo segment id any of this experience's conditions mentions."""
+        return frozenset(
+            condition.value
+            for tree in self.rule_trees
+            for condition in iter_conditions(tree)
+            if condition.attribute == KLAVIYO_SEGMENT
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form; `parse_experience(e.to_dict()) == e`."""
+        targeting: dict[str, Any]
+        if isinstance(self.targeting, CustomTargeting):
+            targeting = {"mode": "custom", "rules": rule_to_dict(self.targeting.rules)}
+        else:
+            audiences = []
+            for audience in self.targeting.audiences:
+                item: dict[str, Any] = {
+                    "rules": rule_to_dict(audience.rules),
+                    "action": str(audience.action),
+                }
+                if audience.variation_id is not None:
+                    item["variation_id"] = audience.variation_id
+                audiences.append(item)
+            targeting = {"mode": "advanced", "audiences": audiences}
+        data: dict[str, Any] = {
+            "id": self.id,
+            "type": str(self.type),
+            "name": self.name,
+            "status": str(self.status),
+            "targeting": targeting,
+            "traffic_percent": self.traffic_percent,
+            "variations": [
+                {"id": v.id, "name": v.name, "weight": v.weight, "is_control": v.is_control}
+                for v in self.variations
+            ],
+        }
+        if self.seed is not None:
+            data["seed"] = self.seed
+        if self.version is not None:
+            data["version"] = self.version
+        return data

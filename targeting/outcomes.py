@@ -1,0 +1,94 @@
+"""Every outcome an experience can produce, built once when the site is compiled.
+
+An outcome is a `Decision` and the sticky entry the browser carries next (`None`: nothing sticks).
+Decisions are immutable, so `decide` hands out these shared objects instead of allocating. The
+whole mapping, for tests (T) and personalizations (P):
+
+    path                                shown    entered  reason             first  sticks
+    sticky entry "entered v" (T)        v        yes      sticky             no     entered v
+    sticky default control/excluded (T) control  no       sticky             no     the same entry
+    rules matched, n in v's range       v        yes      rules_matched      yes    T: entered v
+      ... and the rules have no condition        yes      everyone           yes    T: entered v
+    advanced `assign v` (T)             v        yes      assigned           yes    entered v
+    n outside every range (T)           control  no       not_in_traffic     no     -
+    n in the holdout (P)                control  no       holdout            no     -
+    rules false, identified             control  no       rules_not_matched  T      T: default control
+    rules false, unidentified           control  no       unidentified       T      T: default control
+    rules unknown, identity pending     control  no       pending            T      T: default control
+                                                  (P: status `pending`, every other row `decided`)
+    advanced `exclude` (T)              control  no       excluded           yes    excluded
+    advanced defer / no match / pending none     no       deferred           no     -
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeAlias
+
+from targeting.decision import Decision, DecisionStatus, Reason
+from targeting.model import Experience, ExperienceType, Variation
+from targeting.sticky import DEFAULT_CONTROL, EXCLUDED, StickyEntry
+
+Outcome: TypeAlias = tuple[Decision, StickyEntry | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    sticky_entered: Mapping[str, Outcome]  # by variation id
+    sticky_default_control: Outcome
+    sticky_excluded: Outcome
+    matched: Mapping[str, Outcome]
+    everyone: Mapping[str, Outcome]
+    assigned: Mapping[str, Outcome]
+    not_in_traffic: Outcome
+    holdout: Outcome
+    not_matched: Outcome
+    unidentified: Outcome
+    pending: Outcome
+    excluded: Outcome
+    deferred: Outcome
+
+
+def build_outcomes(experience: Experience) -> Outcomes:
+    test = experience.type is ExperienceType.TEST
+    control = experience.control
+    entries = {v.id: StickyEntry.entered(v.id) for v in experience.variations}
+    default = DEFAULT_CONTROL if test else None
+
+    def make(
+        reason: Reason,
+        variation: Variation | None,
+        entered: bool,
+        first: bool,
+        status: DecisionStatus = DecisionStatus.DECIDED,
+    ) -> Decision:
+        shown, is_control = (variation.id, variation.is_control) if variation else (None, False)
+        return Decision(experience.id, experience.type, status, entered, shown, is_control, reason, first)
+
+    def per_variation(reason: Reason, first: bool, sticks: bool) -> Mapping[str, Outcome]:
+        return MappingProxyType(
+            {
+                v.id: (make(reason, v, True, first), entries[v.id] if sticks else None)
+                for v in experience.variations
+            }
+        )
+
+    sticky_control = make(Reason.STICKY, control, False, False)
+    pending_status = DecisionStatus.DECIDED if test else DecisionStatus.PENDING
+    return Outcomes(
+        sticky_entered=per_variation(Reason.STICKY, False, True),
+        sticky_default_control=(sticky_control, DEFAULT_CONTROL),
+        sticky_excluded=(sticky_control, EXCLUDED),
+        matched=per_variation(Reason.RULES_MATCHED, True, test),
+        everyone=per_variation(Reason.EVERYONE, True, test),
+        assigned=per_variation(Reason.ASSIGNED, True, True),
+        not_in_traffic=(make(Reason.NOT_IN_TRAFFIC, control, False, False), None),
+        holdout=(make(Reason.HOLDOUT, control, False, False), None),
+        not_matched=(make(Reason.RULES_NOT_MATCHED, control, False, test), default),
+        unidentified=(make(Reason.UNIDENTIFIED, control, False, test), default),
+        pending=(make(Reason.PENDING, control, False, test, pending_status), default),
+        excluded=(make(Reason.EXCLUDED, control, False, True), EXCLUDED),
+        deferred=(make(Reason.DEFERRED, None, False, False), None),
+    )

@@ -1,0 +1,341 @@
+"""`POST /v1/assign` through the ASGI app, with a scripted resolver at the Klaviyo boundary."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from edge.app import create_app
+from edge.klaviyo.types import ConnectionRef
+from edge.resolver.results import Identified, Pending, Resolution, Unidentified, UnidentifiedReason
+from edge.settings import Settings
+from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience
+from tests.targeting.factories import doc, seg
+
+SHOP = "https://shop.example.com"
+VIP_KX = "VIPVIPVIPVIPVIPV==.abc123"
+WHOLESALE_KX = "WHOLESALEWHOLESA==.def456"
+UNKNOWN_KX = "NOBODYNOBODYNOBO==.ghi789"
+PENDING_KX = "SLOWSLOWSLOWSLOW==.jkl012"
+
+
+@dataclass
+class ScriptedResolver:
+    """Answers by kx, records every call: the stand-in for Klaviyo in these endpoint tests."""
+
+    answers: dict[str, Resolution] = field(default_factory=dict)
+    calls: list[tuple[ConnectionRef, str | None, frozenset[str]]] = field(default_factory=list)
+
+    async def resolve(
+        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
+    ) -> Resolution:
+        self.calls.append((conn, kx, targeted))
+        return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
+
+
+@pytest.fixture
+def resolver() -> ScriptedResolver:
+    return ScriptedResolver(
+        {
+            VIP_KX: Identified(frozenset({"VIP"})),
+            WHOLESALE_KX: Identified(frozenset({"Wholesale"})),
+            PENDING_KX: Pending(retry_after_ms=400),
+        }
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, assign_max_body_bytes=1024)
+
+
+FREE_SHIPPING = doc(
+    "free-shipping",
+    type="personalization",
+    rules={"any": [seg("VIP")]},
+    variation_ids=("no-banner", "banner"),
+)
+CUSTOM_TEST = doc("custom-test", rules={"all": [seg("Wholesale")]}, variation_ids=("control", "bulk-pricing"))
+ADVANCED_TEST = doc(
+    "advanced-test",
+    audiences=[{"rules": {"any": [seg("VIP")]}, "action": "assign", "variation_id": "vip-offer"}],
+    variation_ids=("control", "vip-offer"),
+)
+EVERYONE_TEST = doc("everyone", variation_ids=("control", "b"), weights=(1, 1))
+
+
+@pytest.fixture
+async def shop(
+    settings: Settings, resolver: ScriptedResolver
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    async with app_client(create_app(settings, resolver=resolver)) as client:
+        site = await create_site(client, settings, origins=[SHOP])
+        for body in (FREE_SHIPPING, CUSTOM_TEST, ADVANCED_TEST, EVERYONE_TEST):
+            await put_experience(client, site["id"], body)
+        await connect_directly(client, site["id"])
+        yield client, site
+
+
+async def _assign(
+    client: httpx.AsyncClient, site: dict[str, Any], body: dict[str, Any] | bytes, **headers: str
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else httpx.Request("POST", "/", json=body).content
+    return await client.post(
+        f"/v1/assign?site={site['public_key']}",
+        content=content,
+        headers={"content-type": "text/plain;charset=UTF-8", **headers},
+    )
+
+
+def _by_id(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    return {e["id"]: e for e in response.json()["experiences"]}
+
+
+async def test_a_new_visitor_gets_an_id_and_every_live_experience(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"url": "https://shop.example.com/"})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["visitor_id"]) == 22
+    assert body["identity"] == "unidentified"
+    assert body["retry_after_ms"] is None
+    assert body["warnings"] == []
+    assert set(_by_id(response)) == {"free-shipping", "custom-test", "advanced-test", "everyone"}
+    assert body["sticky"]
+    assert response.headers["cache-control"] == "no-store"
+    other = await _assign(client, site, {})
+    assert other.json()["visitor_id"] != body["visitor_id"]
+
+
+async def test_an_identified_vip_sees_the_personalization(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], resolver: ScriptedResolver
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"visitor_id": "v" * 22, "kx": VIP_KX})
+    assert response.json()["identity"] == "identified"
+    decisions = _by_id(response)
+    assert decisions["free-shipping"] == {
+        "id": "free-shipping", "type": "personalization", "status": "decided", "entered": True,
+        "variation_id": "banner", "is_control": False, "reason": "rules_matched",
+    }  # fmt: skip
+    assert decisions["advanced-test"]["variation_id"] == "vip-offer"
+    assert decisions["advanced-test"]["reason"] == "assigned"
+    assert decisions["custom-test"]["entered"] is False  # VIP is not Wholesale
+    conn, kx, targeted = resolver.calls[-1]
+    assert kx == VIP_KX and targeted == frozenset({"VIP", "Wholesale"})
+    assert conn.site_id == site["id"] and conn.account_id == "acct_TEST"
+
+
+async def test_an_anonymous_visitor_gets_the_controls(shop: tuple[httpx.AsyncClient, dict[str, Any]]) -> None:
+    client, site = shop
+    decisions = _by_id(await _assign(client, site, {"visitor_id": "a" * 22}))
+    assert decisions["free-shipping"]["is_control"] is True
+    assert decisions["free-shipping"]["reason"] == "unidentified"
+    assert decisions["custom-test"]["variation_id"] == "control"
+    assert decisions["advanced-test"]["entered"] is False
+    assert decisions["advanced-test"]["reason"] == "deferred"
+
+
+async def test_a_profile_klaviyo_does_not_know_is_unidentified(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"kx": UNKNOWN_KX})
+    assert response.json()["identity"] == "unidentified"
+    assert _by_id(response)["free-shipping"]["is_control"] is True
+
+
+async def test_pending_asks_the_snippet_to_retry_then_custom_sticks_and_advanced_enters(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], resolver: ScriptedResolver
+) -> None:
+    client, site = shop
+    visitor = "p" * 22
+    resolver.answers[PENDING_KX] = Pending(retry_after_ms=400)
+    first = await _assign(client, site, {"visitor_id": visitor, "kx": PENDING_KX})
+    body = first.json()
+    assert body["identity"] == "pending" and body["retry_after_ms"] == 400
+    decisions = _by_id(first)
+    assert decisions["free-shipping"]["status"] == "pending"
+    assert decisions["custom-test"]["status"] == "decided"  # custom: the default at once, and it sticks
+    assert decisions["custom-test"]["variation_id"] == "control"
+    assert (
+        decisions["advanced-test"] | {"status": "decided", "entered": False, "reason": "deferred"}
+        == decisions["advanced-test"]
+    )
+
+    # The segment is known now: the visitor turns out to be VIP *and* Wholesale.
+    resolver.answers[PENDING_KX] = Identified(frozenset({"VIP", "Wholesale"}))
+    second = await _assign(client, site, {"visitor_id": visitor, "kx": PENDING_KX, "sticky": body["sticky"]})
+    after = _by_id(second)
+    assert second.json()["retry_after_ms"] is None
+    assert after["custom-test"]["variation_id"] == "control"  # stuck with the default
+    assert after["custom-test"]["reason"] == "sticky"
+    assert after["advanced-test"]["variation_id"] == "vip-offer"  # advanced entered once known
+    assert after["free-shipping"]["variation_id"] == "banner"
+
+
+async def test_a_sticky_test_assignment_survives_a_visit_without_kx(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    visitor = "w" * 22
+    first = await _assign(client, site, {"visitor_id": visitor, "kx": WHOLESALE_KX})
+    assert _by_id(first)["custom-test"]["entered"] is True
+    entered_variation = _by_id(first)["custom-test"]["variation_id"]
+    second = await _assign(client, site, {"visitor_id": visitor, "sticky": first.json()["sticky"]})
+    assert _by_id(second)["custom-test"]["variation_id"] == entered_variation
+    assert _by_id(second)["custom-test"]["reason"] == "sticky"
+
+
+async def test_a_tampered_or_foreign_sticky_token_is_ignored(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    visitor = "t" * 22
+    first = (await _assign(client, site, {"visitor_id": visitor, "kx": WHOLESALE_KX})).json()
+    raw = bytearray(base64.urlsafe_b64decode(first["sticky"] + "=" * (-len(first["sticky"]) % 4)))
+    raw[3] ^= 0x01
+    tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    response = await _assign(client, site, {"visitor_id": visitor, "sticky": tampered})
+    assert response.status_code == 200
+    assert "sticky_ignored" in response.json()["warnings"]
+    assert _by_id(response)["custom-test"]["reason"] == "unidentified"  # decided afresh
+    # The same token presented for another visitor is foreign too: nobody picks a variation.
+    stolen = await _assign(client, site, {"visitor_id": "x" * 22, "sticky": first["sticky"]})
+    assert "sticky_ignored" in stolen.json()["warnings"]
+
+
+async def test_a_malformed_kx_is_treated_as_absent_and_never_resolved(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], resolver: ScriptedResolver
+) -> None:
+    client, site = shop
+    for hostile in ('abc") OR equals(email,"x', "a" * 600, "<script>", "short", "ünïcode==.x"):
+        response = await _assign(client, site, {"kx": hostile})
+        assert response.status_code == 200, hostile[:40]
+        assert response.json()["identity"] == "unidentified"
+        assert response.json()["warnings"] == ["kx_malformed"]
+    assert resolver.calls == []
+
+
+async def test_a_malformed_visitor_id_is_replaced(shop: tuple[httpx.AsyncClient, dict[str, Any]]) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"visitor_id": "bad id!"})
+    assert response.status_code == 200
+    assert response.json()["visitor_id"] != "bad id!"
+    assert response.json()["warnings"] == ["visitor_id_replaced"]
+
+
+async def test_a_site_that_is_not_connected_answers_unidentified(
+    settings: Settings, resolver: ScriptedResolver
+) -> None:
+    async with app_client(create_app(settings, resolver=resolver)) as client:
+        site = await create_site(client, settings, origins=[SHOP])
+        await put_experience(client, site["id"], FREE_SHIPPING)
+        response = await _assign(client, site, {"kx": VIP_KX})
+    assert response.json()["identity"] == "unidentified"
+    assert response.json()["warnings"] == ["klaviyo_not_connected"]
+    assert resolver.calls == []
+
+
+async def test_the_answer_is_deterministic_for_a_visitor(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    answers = [_by_id(await _assign(client, site, {"visitor_id": "d" * 22}))["everyone"] for _ in range(3)]
+    assert answers[0] == answers[1] == answers[2]
+
+
+async def test_application_json_works_too(shop: tuple[httpx.AsyncClient, dict[str, Any]]) -> None:
+    client, site = shop
+    response = await client.post(f"/v1/assign?site={site['public_key']}", json={"kx": VIP_KX})
+    assert response.status_code == 200
+    assert response.json()["identity"] == "identified"
+
+
+async def test_cors_preflight_and_simple_requests_for_allowed_origins(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    preflight = await client.options(
+        f"/v1/assign?site={site['public_key']}",
+        headers={
+            "Origin": SHOP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == SHOP
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert preflight.headers["access-control-allow-headers"] == "content-type"
+    assert int(preflight.headers["access-control-max-age"]) > 0
+    simple = await _assign(client, site, {}, origin=SHOP)
+    assert simple.headers["access-control-allow-origin"] == SHOP
+    assert simple.headers["vary"] == "Origin"
+
+
+async def test_a_disallowed_origin_is_refused_without_cors_headers(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    for response in (
+        await _assign(client, site, {}, origin="https://evil.example"),
+        await client.options(
+            f"/v1/assign?site={site['public_key']}",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ),
+    ):
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "origin_not_allowed"
+        assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b'{"kx": ', 400, "malformed_json"),
+        (b"\xff\xfe", 400, "malformed_json"),
+        (b"", 400, "empty_body"),
+        (b"[1, 2]", 422, "validation_failed"),
+        (b'{"kx": 42}', 422, "validation_failed"),
+        (b'{"visitor_id": ["a"]}', 422, "validation_failed"),
+        (b'{"sticky": {"a": 1}}', 422, "validation_failed"),
+        (b'{"url": "' + b"u" * 2000 + b'"}', 413, "payload_too_large"),
+    ],
+)
+async def test_bad_input_gets_a_json_4xx(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], body: bytes, status: int, code: str
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, body, origin=SHOP)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.headers["access-control-allow-origin"] == SHOP  # the snippet can read the error
+
+
+async def test_unknown_or_missing_site_and_wrong_method(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    unknown = await client.post("/v1/assign?site=pk_nope", content=b"{}")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "site_not_found"
+    missing = await client.post("/v1/assign", content=b"{}")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "missing_site"
+    wrong = await client.get(f"/v1/assign?site={site['public_key']}")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST, OPTIONS"
+
+
+async def test_unknown_fields_are_ignored_for_newer_snippets(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"visitor_id": "n" * 22, "screen": "1920x1080"})
+    assert response.status_code == 200

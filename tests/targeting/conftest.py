@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+SECRET = b"k" * 32
+
+
+@pytest.fixture
+def secret() -> bytes:
+    return SECRET
