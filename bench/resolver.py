@@ -5,7 +5,8 @@
 A fake Klaviyo (edge/sandbox) with 80 ms of latency that enforces the real rate limits; 2 uvicorn
 worker processes (uvloop, httptools) sharing Redis, each running a tiny ASGI app around
 `Resolver.resolve`; 500 concurrent first requests for one new `_kx`; then 10,000 requests over
-1,000 distinct visitors with 64 in flight. Reports Klaviyo calls per distinct `_kx` by endpoint,
+1,000 distinct visitors with 64 in flight; then 5,000 requests for the visitors identified so far
+(cache hits). Reports Klaviyo calls per distinct `_kx` by endpoint,
 429s, resolver latency on hit and on miss (measured in the workers around `resolve()`),
 end-to-end latency, and L1 bytes per cached visitor (tracemalloc, 100k synthetic visitors).
 Only 127.0.0.1; the Redis keys use a bench-only prefix and are deleted afterwards.
@@ -55,6 +56,7 @@ HOT_REQUESTS = 500
 VISITORS = 1_000
 REQUESTS = 10_000
 IN_FLIGHT = 64
+HIT_REQUESTS = 5_000
 CLIENT_ID, CLIENT_SECRET, REDIRECT = "bench-client", "bench-secret", "http://127.0.0.1/callback"
 SCOPES = ("accounts:read", "profiles:read", "segments:read")
 Scope = MutableMapping[str, Any]
@@ -82,7 +84,7 @@ def create_worker_app() -> Starlette:
     env = os.environ
     conn = ConnectionRef("bench-site", env["KXB_ACCOUNT"], 1)
     targeted = frozenset(env["KXB_TARGETED"].split(","))
-    samples: dict[str, list[float]] = {"hit": [], "miss": []}
+    samples: dict[str, list[float]] = {"hit": [], "resolved": [], "pending": []}
     outcomes: Counter[str] = Counter()
     state: dict[str, Resolver] = {}
 
@@ -90,7 +92,11 @@ def create_worker_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=50)
         async with httpx.AsyncClient(limits=limits, timeout=5.0) as http:
-            client = aioredis.Redis.from_url(env["KXB_REDIS_URL"], socket_timeout=1.0)
+            # A blocking pool: a burst waits for a connection instead of failing at once.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                env["KXB_REDIS_URL"], max_connections=128, socket_timeout=1.0
+            )
+            client = aioredis.Redis(connection_pool=pool)
             config = ResolverConfig(api_base=env["KXB_API_BASE"])
             resolver = Resolver(
                 http, _StaticTokens(env["KXB_TOKEN"]), config=config, redis=client, prefix=env["KXB_PREFIX"]
@@ -109,8 +115,13 @@ def create_worker_app() -> Starlette:
         result = await resolver.resolve(conn, request.query_params.get("kx"), targeted)
         elapsed_us = (time.perf_counter() - started) * 1e6
         info = result.info
-        cached = info.source in (Source.L1, Source.L2) and info.waited_for is None
-        samples["hit" if cached else "miss"].append(elapsed_us)
+        if isinstance(result, Pending):
+            category = "pending"
+        elif info.source in (Source.L1, Source.L2) and info.waited_for is None:
+            category = "hit"
+        else:
+            category = "resolved"  # from Klaviyo, or waited for another request's resolution
+        samples[category].append(elapsed_us)
         kind = type(result).__name__.lower()
         outcomes[f"{kind}:{result.reason if isinstance(result, Pending) else info.source}"] += 1
         segments = sorted(result.segment_ids) if isinstance(result, Identified) else None
@@ -305,9 +316,12 @@ async def visitors_phase(base: str, kxs: list[str]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     last: Counter[str] = Counter()
     conn = Connection(base)
+    identified_at_end: set[str] = set()
     for kx in kxs:  # where every visitor stands at the end (from cache, or still pending)
         _, body = await hit(conn, kx)
         last[body["identity"]] += 1
+        if body["identity"] == "identified":
+            identified_at_end.add(kx)
     await conn.aclose()
     return {
         "latencies": latencies,
@@ -315,7 +329,26 @@ async def visitors_phase(base: str, kxs: list[str]) -> dict[str, Any]:
         "first": Counter(first.values()),
         "seconds": seconds,
         "last": last,
+        "known": [kx for kx in kxs if first.get(kx) == "identified" or kx in identified_at_end],
     }
+
+
+async def hits_phase(base: str, kxs: list[str]) -> list[float]:
+    """Requests for visitors already identified: what a returning visitor costs."""
+    order = [kxs[i % len(kxs)] for i in range(HIT_REQUESTS)]
+    random.Random(9).shuffle(order)
+    latencies: list[float] = []
+    pending = iter(order)
+
+    async def one_client() -> None:
+        conn = Connection(base)
+        for kx in pending:
+            ms, _ = await hit(conn, kx)
+            latencies.append(ms)
+        await conn.aclose()
+
+    await asyncio.gather(*(one_client() for _ in range(IN_FLIGHT)))
+    return latencies
 
 
 async def worker_stats(base: str) -> list[dict[str, Any]]:
@@ -418,6 +451,7 @@ def main() -> None:
                     sum(n for p, n in per_profile.items() if kx_of_profile.get(p) == hot_kx),
                 )
                 phase = asyncio.run(visitors_phase(base, visitor_kxs))
+                phase["hits"] = asyncio.run(hits_phase(base, [hot_kx, *phase["known"]]))
                 stats = asyncio.run(worker_stats(base))
             calls_429 = state.calls.count(status=429)
             calls_by_route = state.calls.counts()
@@ -453,8 +487,10 @@ def report(
     segments_per_kx: Counter[str] = Counter()
     for profile, n in per_profile.items():
         segments_per_kx[kx_of_profile.get(profile, profile)] += n
-    hit_us = [v for s in stats for v in s["samples"]["hit"]]
-    miss_us = [v for s in stats for v in s["samples"]["miss"]]
+
+    def worker_ms(category: str) -> list[float]:
+        return [v / 1000 for s in stats for v in s["samples"][category]]
+
     outcomes: Counter[str] = Counter()
     metrics: Counter[str] = Counter()
     client_outcomes: Counter[str] = Counter()
@@ -477,6 +513,10 @@ def report(
         f"  each visitor once more at the end: {dict(phase['last'])}",
         f"  end-to-end: {spread(phase['latencies'], 'ms')}",
         "",
+        f"Phase 3: {HIT_REQUESTS:,} requests for the {len(phase['known']) + 1} visitors identified so far "
+        f"(returning visitors), {IN_FLIGHT} in flight",
+        f"  end-to-end: {spread(phase['hits'], 'ms')}",
+        "",
         f"Klaviyo calls per distinct _kx ({len(requested)} requested):",
         f"  profile lookup   : total {sum(per_kx.values())}, _kx looked up {len(per_kx)}, "
         f"max per _kx {max(per_kx.values(), default=0)}",
@@ -486,8 +526,10 @@ def report(
         f"  429s received: {calls_429} (workers saw {client_outcomes.get('429', 0)})",
         "",
         "Resolver latency inside the workers, around resolve():",
-        f"  hit  (L1/L2, no wait): {spread([v / 1000 for v in hit_us], 'ms')}",
-        f"  miss (the rest)     : {spread([v / 1000 for v in miss_us], 'ms')}",
+        f"  hit (L1/L2, no wait)      : {spread(worker_ms('hit'), 'ms')}",
+        f"  miss, resolved (Klaviyo or waited on another request's resolution): "
+        f"{spread(worker_ms('resolved'), 'ms')}",
+        f"  miss, answered pending    : {spread(worker_ms('pending'), 'ms')}",
         f"  answers (identified by source, pending by reason): {dict(sorted(outcomes.items()))}",
         f"  resolver counters: { {k: metrics[k] for k in sorted(metrics)} }",
         f"  still queued at the end: {sum(s['queued'] for s in stats)}",

@@ -27,4 +27,8 @@ def create_app_from_environment() -> Starlette:
         fmt=settings.log_format,
         secrets=[str(getattr(settings, name)) for name in SECRET_ENV if getattr(settings, name)],
     )
+    if os.environ.get("KX_EDGE_DEMO") == "1":
+        from edge.demo.setup import create_demo_app
+
+        return create_demo_app(settings)
     return create_app(settings)

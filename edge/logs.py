@@ -91,5 +91,8 @@ def configure_logging(*, level: str, fmt: str, secrets: Iterable[str]) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # httpx logs every request URL at INFO; OAuth callbacks carry codes and states in theirs.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Our own access log carries the request id; uvicorn's would duplicate it without one.
     logging.getLogger("uvicorn.access").disabled = True

@@ -31,9 +31,6 @@ def serve(
     if workers < 1:
         print("kx-edge: --workers must be at least 1", file=sys.stderr)
         return 2
-    if demo:
-        print("kx-edge: --demo is not available in this build yet", file=sys.stderr)
-        return 2
     if demo and workers != 1:
         print("kx-edge: --demo runs a single worker (its sandbox Klaviyo lives in memory)", file=sys.stderr)
         return 2

@@ -82,11 +82,11 @@ class RedisGuard:
             async with asyncio.timeout(timeout_s or self._timeout):
                 result = await command(client)
         except MaxConnectionsError as exc:
-            self._metrics.inc("redis_busy")
+            self._metrics.inc("redis_busy_pool")
             raise RedisBusy("Redis connection pool exhausted") from exc
         except TimeoutError as exc:
             if self._clock() - self._last_success < self._down_after:
-                self._metrics.inc("redis_busy")
+                self._metrics.inc("redis_busy_timeout")
                 raise RedisBusy("Redis command timed out") from exc
             self._failed(exc)
             raise RedisDown("no Redis command succeeded lately") from exc

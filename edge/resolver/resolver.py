@@ -72,6 +72,9 @@ class _Outcome:
     waited_for: WaitedFor | None = None
     path: ResolutionPath | None = None
     detail: str | None = None
+    # An L2 write failed: keep the lock until it expires, so that no other process repeats
+    # Klaviyo calls whose results it cannot see.
+    keep_lock: bool = False
 
 
 class Resolver:
@@ -331,7 +334,7 @@ class Resolver:
         try:
             await self._from_klaviyo(conn, kx, targeted, key, base, profile_id, refused, deadline, out)
         finally:
-            if token is not None:
+            if token is not None and not out.keep_lock:
                 await self._release(conn, kx, token)
 
     async def _from_klaviyo(
@@ -364,7 +367,7 @@ class Resolver:
                     await self._store(conn, kx, key, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
                     return
                 self._remember_pid(key, profile_id)
-                await self._write_pid(conn, kx, profile_id)
+                await self._write_pid(conn, kx, profile_id, out)
                 if await self._from_index(conn, profile_id, targeted, out):
                     out.source = Source.INDEX
                     return
@@ -394,7 +397,7 @@ class Resolver:
         except errors.NotFound:
             # The profile was deleted since its id was cached: the visitor is unknown now.
             self._pending_pids.pop(key, None)
-            await self._write_pid(conn, kx, None)
+            await self._write_pid(conn, kx, None, out)
             await self._store(conn, kx, key, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
         except (errors.CallRefused, errors.RateLimited) as exc:
             throttled = not isinstance(exc, errors.BudgetExhausted)
@@ -499,15 +502,19 @@ class Resolver:
         self._pending_pids.pop(key, None)
         out.entry = value
         entry = L2Entry(int(kind), sorted(value.members), None if checked is None else sorted(checked))
-        with contextlib.suppress(RedisDown):
+        try:
             await self._l2.write(
                 conn, kx, entry, ttl_s,
                 profile_id=profile_id, profile_id_ttl_s=self.config.profile_id_cache_ttl_s,
             )  # fmt: skip
+        except RedisDown:
+            out.keep_lock = True
 
-    async def _write_pid(self, conn: ConnectionRef, kx: str, profile_id: str | None) -> None:
-        with contextlib.suppress(RedisDown):
+    async def _write_pid(self, conn: ConnectionRef, kx: str, profile_id: str | None, out: _Outcome) -> None:
+        try:
             await self._l2.write_profile_id(conn, kx, profile_id, self.config.profile_id_cache_ttl_s)
+        except RedisDown:
+            out.keep_lock = True
 
     def _remember_pid(self, key: Key, profile_id: str) -> None:
         # Kept until membership is cached, so a retry after a refusal skips the profile lookup

@@ -18,9 +18,10 @@ def live_server(
     app: ASGIApp,
     *,
     host: str = "127.0.0.1",
+    port: int = 0,
     lifespan: Literal["auto", "on", "off"] = "auto",
 ) -> Iterator[int]:
-    """Serve `app` on `host` and a port the OS picks (no race with other tests); yield the port.
+    """Serve `app` on `host` and `port` (0: one the OS picks, no race with other tests); yield the port.
 
     The server runs on the plain asyncio loop with h11 and no websockets: what a test needs, and
     nothing that could emit warnings (which this suite turns into errors). It stops on exit,
@@ -29,7 +30,7 @@ def live_server(
     config = uvicorn.Config(
         app,
         host=host,
-        port=0,
+        port=port,
         lifespan=lifespan,
         loop="asyncio",
         http="h11",

@@ -42,3 +42,18 @@ def test_secrets_in_exceptions_are_redacted() -> None:
         record = logging.LogRecord("kx", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     RedactSecrets([secret]).filter(record)
     assert secret not in JsonFormatter().format(record)
+
+
+def test_http_client_request_lines_are_not_logged() -> None:
+    """httpx logs request URLs at INFO, and OAuth URLs carry codes and states."""
+    from edge.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(level="debug", fmt="json", secrets=[])
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("httpcore").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
