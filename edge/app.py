@@ -62,6 +62,7 @@ def create_app(
         cipher = TokenCipher(settings.secret_key, settings.secret_key_old)
         connections = SqliteConnectionStore(own_store, clock=clock)
         runtimes = SiteRuntimes(own_store, connections, cipher, clock=clock)
+        connections.on_change = runtimes.reload
         klaviyo = build_klaviyo_link(
             settings,
             http=http,

@@ -74,7 +74,6 @@ async def remove(request: Request) -> Response:
     link = _link(svc)
     store = svc.connections
     result = await disconnect(site.id, store=store, cipher=svc.cipher, client=link.oauth)
-    await svc.runtimes.reload(site.id)  # the storefront stops resolving with the old account now
     view = dict(connection_status(await store.get(site.id)))
     view["revoked"] = result.revoked
     view["was_connected"] = result.was_connected
@@ -102,7 +101,6 @@ async def callback(request: Request) -> Response:
             )  # fmt: skip
         connection = await flow.complete(state, code)
     except AuthorizationDenied as exc:
-        await svc.runtimes.reload(exc.site_id)
         return _redirect_to_result(svc, "denied", exc.site_id, exc.error)
     except StateExpired:
         return problem_page(
@@ -137,7 +135,6 @@ async def callback(request: Request) -> Response:
             "Klaviyo did not answer", "kx-edge could not read your Klaviyo account. Nothing was stored.",
             "Try again in a minute: click Sign in with Klaviyo.", status_code=502,
         )  # fmt: skip
-    await svc.runtimes.reload(connection.site_id)
     return _redirect_to_result(svc, "connected", connection.site_id)
 
 

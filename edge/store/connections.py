@@ -14,7 +14,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from edge.store.sqlite import SqliteStore
@@ -24,9 +24,18 @@ from oauth.storage import FlowState
 
 
 class SqliteConnectionStore:
+    """`on_change(site_id)` is awaited after any write the storefront must see (connect,
+    disconnect, a status change), so this process applies it at once; other processes notice the
+    bumped config_version."""
+
     def __init__(self, store: SqliteStore, *, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        self.on_change: Callable[[str], Awaitable[object]] | None = None
+
+    async def _changed(self, site_id: str) -> None:
+        if self.on_change is not None:
+            await self.on_change(site_id)
 
     async def get(self, site_id: str) -> Connection | None:
         row = self._store.connection.execute(
@@ -44,6 +53,7 @@ class SqliteConnectionStore:
             stored = replace(connection, generation=generation)
             self._write(stored, now)
             _bump(conn, connection.site_id, now)
+        await self._changed(connection.site_id)
         return stored
 
     async def update(self, connection: Connection) -> bool:
@@ -55,8 +65,11 @@ class SqliteConnectionStore:
             if row is None or int(row[0]) != connection.generation:
                 return False
             self._write(connection, now)
-            if row[1] != connection.status.value:
+            status_changed = row[1] != connection.status.value
+            if status_changed:
                 _bump(conn, connection.site_id, now)
+        if status_changed:
+            await self._changed(connection.site_id)
         return True
 
     async def disconnect(self, site_id: str) -> Connection | None:
@@ -70,6 +83,7 @@ class SqliteConnectionStore:
             previous = Connection.from_record(json.loads(row[0]))
             self._write(previous.as_disconnected(), now)
             _bump(conn, site_id, now)
+        await self._changed(site_id)
         return previous
 
     def _write(self, connection: Connection, now: int) -> None:

@@ -1,0 +1,249 @@
+"""Sign in with Klaviyo end to end: kx-edge and a fake Klaviyo on real sockets, HTTP only.
+
+connect -> authorize (consent page) -> Allow -> 302 to our callback -> token exchange with PKCE
+(verified by the fake) -> GET /api/accounts -> status active; then token expiry, disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from edge.app import create_app
+from edge.sandbox import (
+    DEMO_PEOPLE,
+    FaultKind,
+    SandboxState,
+    demo_segment_id,
+    demo_state,
+    running_fake_klaviyo,
+)
+from edge.store import SqliteStore
+from targeting import parse_experience
+from tests.apps import make_settings
+from tests.browser.live_server import live_server
+from tests.targeting.factories import doc
+from tests.waiting import free_port
+
+CLIENT_ID, CLIENT_SECRET = "kx-edge-test-client", "test-client-secret-0123456789"
+
+
+class _Form(HTMLParser):
+    """The consent page's form, read the way a browser would submit it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = values.get("action", "")
+        elif tag in ("input", "select") and values.get("type") != "submit" and "name" in values:
+            self.fields.setdefault(values["name"], values.get("value", ""))
+
+
+@dataclass
+class World:
+    base: str
+    klaviyo: str
+    sandbox: SandboxState
+    client: httpx.Client
+    site: dict[str, str]
+
+    def site_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.site['api_key']}"}
+
+    def status(self) -> dict[str, object]:
+        response = self.client.get(f"/v1/sites/{self.site['id']}/klaviyo", headers=self.site_headers())
+        assert response.status_code == 200
+        body: dict[str, object] = response.json()
+        return body
+
+    def authorize_url(self) -> str:
+        response = self.client.post(
+            f"/v1/sites/{self.site['id']}/klaviyo/connect", headers=self.site_headers()
+        )
+        assert response.status_code == 200, response.text
+        url: str = response.json()["authorize_url"]
+        return url
+
+    def consent(self, url: str, decision: str) -> httpx.Response:
+        """Open the consent page and press Allow or Deny; answers Klaviyo's redirect."""
+        page = httpx.get(url)
+        assert page.status_code == 200 and "Sandbox Outfitters" in page.text
+        form = _Form()
+        form.feed(page.text)
+        response = httpx.post(form.action, data={**form.fields, "decision": decision})
+        assert response.status_code in (302, 303), response.text
+        return response
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sandbox = demo_state(CLIENT_ID, CLIENT_SECRET, f"{base}/oauth/klaviyo/callback")
+    with running_fake_klaviyo(sandbox) as klaviyo:
+        settings = make_settings(
+            tmp_path,
+            public_url=base,
+            klaviyo_client_id=CLIENT_ID,
+            klaviyo_client_secret=CLIENT_SECRET,
+            klaviyo_api_base=klaviyo,
+            klaviyo_authorize_url=f"{klaviyo}/oauth/authorize",
+            klaviyo_token_url=f"{klaviyo}/oauth/token",
+            klaviyo_revoke_url=f"{klaviyo}/oauth/revoke",
+            resolve_deadline_ms=2000,
+        )
+        with (
+            live_server(create_app(settings), port=port, lifespan="on"),
+            httpx.Client(base_url=base) as client,
+        ):
+            response = client.post(
+                "/v1/sites",
+                json={"name": "Shop", "allowed_origins": ["https://shop.example.com"]},
+                headers={"Authorization": f"Bearer {settings.operator_token}"},
+            )
+            assert response.status_code == 201
+            site = response.json()
+            asyncio.run(_store_vip_experience(settings.database_path, site["id"]))
+            yield World(base, klaviyo, sandbox, client, site)
+
+
+def _connect(world: World) -> None:
+    redirect = world.consent(world.authorize_url(), "allow")
+    callback = world.client.get(redirect.headers["location"])
+    assert callback.status_code == 303
+    assert callback.headers["location"].startswith("/oauth/klaviyo/result?outcome=connected")
+    result = world.client.get(callback.headers["location"])
+    assert "Active" in result.text and "Sandbox Outfitters" in result.text
+
+
+def test_a_merchant_connects_and_sees_active_with_the_account_name(world: World) -> None:
+    assert world.status()["status"] == "disconnected"
+    url = world.authorize_url()
+    query = parse_qs(urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["scope"] == ["accounts:read profiles:read segments:read"]
+    assert query["redirect_uri"] == [f"{world.base}/oauth/klaviyo/callback"]
+    redirect = world.consent(url, "allow")
+    callback_url = redirect.headers["location"]
+    assert callback_url.startswith(f"{world.base}/oauth/klaviyo/callback?")
+    callback = world.client.get(callback_url)
+    assert callback.status_code == 303
+    status = world.status()
+    assert status["status"] == "active"
+    assert status["account_name"] == "Sandbox Outfitters"
+    assert status["scopes"] == ["accounts:read", "profiles:read", "segments:read"]
+    assert status["missing_scopes"] == []
+    assert isinstance(status["connected_at"], int)
+    assert "token" not in str(status).lower()
+    assert world.sandbox.calls.count("/oauth/token", status=200) == 1
+    assert world.sandbox.calls.count("/api/accounts") == 1
+
+    # The same callback again (a refresh, a replay): refused, nothing changes.
+    replay = world.client.get(callback_url)
+    assert replay.status_code == 400
+    assert "already used" in replay.text
+    assert world.status()["generation"] == status["generation"]
+
+
+def test_declining_leaves_the_status_unchanged_with_a_friendly_message(world: World) -> None:
+    redirect = world.consent(world.authorize_url(), "deny")
+    callback = world.client.get(redirect.headers["location"])
+    assert callback.status_code == 303
+    page = world.client.get(callback.headers["location"])
+    assert "was not connected" in page.text and "access_denied" in page.text
+    assert world.status()["status"] == "disconnected"
+    assert world.sandbox.calls.count("/oauth/token") == 0
+
+
+def test_a_forged_state_is_refused_and_nothing_is_stored(world: World) -> None:
+    response = world.client.get("/oauth/klaviyo/callback?code=anything&state=forged-state")
+    assert response.status_code == 400
+    assert "not valid" in response.text
+    assert world.status()["status"] == "disconnected"
+    assert world.sandbox.calls.count("/oauth/token") == 0
+
+
+def test_an_expired_access_token_is_refreshed_without_the_merchant_noticing(world: World) -> None:
+    _connect(world)
+    vip = DEMO_PEOPLE[0]
+    world.sandbox.expire_access_tokens()
+    assign = _assign_vip(world, vip.kx)
+    assert assign["identity"] == "identified"
+    assert world.sandbox.calls.count("/oauth/token", status=200) == 2  # the exchange, one refresh
+    status = world.status()
+    assert status["status"] == "active" and status["last_refresh_at"] is not None
+
+
+def test_an_uninstalled_app_ends_in_needs_reauth_not_a_retry_storm(world: World) -> None:
+    _connect(world)
+    world.sandbox.uninstall()
+    for _ in range(3):
+        assert _assign_vip(world, DEMO_PEOPLE[0].kx)["identity"] in ("unidentified", "pending")
+    status = world.status()
+    assert status["status"] == "needs_reauth"
+    assert status["last_error"]
+    assert world.sandbox.calls.count("/oauth/token", status=400) == 1  # one refusal, no storm
+    assert _assign_vip(world, DEMO_PEOPLE[1].kx)["warnings"] == ["klaviyo_not_connected"]
+
+
+def test_disconnect_revokes_forgets_and_stops_resolution(world: World) -> None:
+    _connect(world)
+    assert _assign_vip(world, DEMO_PEOPLE[0].kx)["identity"] == "identified"
+    response = world.client.delete(f"/v1/sites/{world.site['id']}/klaviyo", headers=world.site_headers())
+    assert response.status_code == 200
+    assert response.json()["status"] == "disconnected" and response.json()["revoked"] is True
+    assert world.sandbox.calls.count("/oauth/revoke", status=200) == 1
+    after = _assign_vip(world, DEMO_PEOPLE[0].kx)
+    assert after["identity"] == "unidentified" and after["warnings"] == ["klaviyo_not_connected"]
+
+
+def test_disconnect_forgets_tokens_even_when_klaviyo_does_not_answer(world: World) -> None:
+    _connect(world)
+    world.sandbox.faults.inject("/oauth/revoke", FaultKind.UNAVAILABLE, times=5)
+    response = world.client.delete(f"/v1/sites/{world.site['id']}/klaviyo", headers=world.site_headers())
+    assert response.status_code == 200
+    assert response.json()["status"] == "disconnected" and response.json()["revoked"] is False
+
+
+def _assign_vip(world: World, kx: str) -> dict[str, object]:
+    response = world.client.post(
+        f"/v1/assign?site={world.site['public_key']}", json={"kx": kx, "visitor_id": "v" * 22}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def _store_vip_experience(database: Path, site_id: str) -> None:
+    """A live personalization for VIP, written to the service's SQLite file beside it."""
+    experience = parse_experience(
+        doc(
+            "vip-banner",
+            type="personalization",
+            rules={
+                "any": [
+                    {"attribute": "klaviyo_segment", "operator": "equals", "value": demo_segment_id("VIP")}
+                ]
+            },
+            variation_ids=("none", "banner"),
+        )
+    )
+    store = SqliteStore(database)
+    try:
+        await store.create_experience(
+            site_id, experience.id, type="personalization", status="live", body=experience.to_dict(), now=1
+        )
+    finally:
+        await store.close()
