@@ -54,4 +54,8 @@ class ResolverConfig:
             object.__setattr__(self, "segment_cache_ttl_s", MAX_SEGMENT_TTL_S)
         if self.lock_ttl_ms < self.background_deadline_s * 1000:
             raise ValueError("lock_ttl_ms must outlast background_deadline_s")
+        if not all(0 < f <= 1 for f in self.budget_fractions.values()):
+            raise ValueError("budget fractions must be in (0, 1]")
+        if not 0 < self.local_budget_share <= 1:
+            raise ValueError("local_budget_share must be in (0, 1]")
         object.__setattr__(self, "budget_fractions", MappingProxyType(dict(self.budget_fractions)))

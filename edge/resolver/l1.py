@@ -1,7 +1,8 @@
-"""The in-process cache (L1): about 130 bytes per cached visitor.
+"""The in-process cache (L1): about 155 bytes per cached visitor, its `_kx` string included.
 
-A general TTL cache costs ~380 B per entry here (measured with tracemalloc: cachetools.TTLCache
-keeps a link object, an OrderedDict node and a float per entry). This one keeps one dict slot per
+cachetools.TTLCache costs ~400 B per visitor here even with shared segment sets (measured with
+tracemalloc by bench/resolver.py: it keeps a link object, an OrderedDict node, a float and a key
+tuple per entry), over the 200 B goal. This one keeps one dict slot per
 visitor, keyed by the `_kx` string alone; everything else lives in a shared `Membership` value:
 its scope (account, generation), its interned segment set and its expiry, rounded down to the
 second (to the minute for long TTLs) so that visitors cached at about the same time share one
