@@ -130,13 +130,17 @@ def storefront_routes() -> list[BaseRoute]:
 
 
 def _redis(settings: Settings) -> aioredis.Redis | None:
-    """A client that connects lazily: start-up never waits for (or fails on) Redis."""
+    """A client that connects lazily (start-up never waits for Redis) over a bounded pool: when
+    every connection is busy a caller waits briefly and then degrades, instead of the default
+    pool's unbounded growth or instant failure."""
     if settings.redis_url is None:
         return None
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=64,
+        timeout=0.2,
         socket_connect_timeout=0.5,
         socket_timeout=0.5,
         health_check_interval=10,
-        retry_on_timeout=False,
     )
+    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections

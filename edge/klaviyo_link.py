@@ -85,6 +85,8 @@ def resolver_config(settings: Settings) -> ResolverConfig:
         l1_max_entries=settings.l1_max_entries,
         api_base=settings.klaviyo_api_base,
         revision=settings.klaviyo_revision,
+        # Without Redis (or while it is down) each worker keeps its own budget: its share.
+        local_budget_share=1.0 / settings.worker_processes,
     )
 
 

@@ -37,6 +37,7 @@ def serve(
 
     # Worker processes rebuild the settings from the environment (edge.asgi).
     os.environ["KX_EDGE_PUBLIC_URL"] = settings.public_url
+    os.environ["KX_EDGE_WORKER_PROCESSES"] = str(workers)
     if settings.env:
         os.environ["KX_EDGE_ENV"] = settings.env
     if config_path is not None:

@@ -87,6 +87,7 @@ class Settings:
     segment_sync_interval_s: int = 3_600
     segment_sync_max_members: int = 2_000_000
     sticky_max_age_s: int = 400 * 86_400
+    worker_processes: int = 1  # set by `kx-edge serve --workers N`: each worker's share of budgets
     secret_key: str | None = field(default=None, repr=False)
     secret_key_old: tuple[str, ...] = field(default=(), repr=False)
     operator_token: str | None = field(default=None, repr=False)
@@ -120,7 +121,7 @@ _PLAIN_SETTINGS = _SETTING_NAMES - set(SECRET_ENV)
 _POSITIVE_INTS = {
     "max_body_bytes", "assign_max_body_bytes", "segment_cache_ttl_s", "negative_cache_ttl_s",
     "profile_id_cache_ttl_s", "resolve_deadline_ms", "l1_max_entries", "segment_sync_interval_s",
-    "segment_sync_max_members", "sticky_max_age_s",
+    "segment_sync_max_members", "sticky_max_age_s", "worker_processes",
 }  # fmt: skip
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -73,7 +73,11 @@ async def remove(request: Request) -> Response:
     svc = services(request)
     link = _link(svc)
     store = svc.connections
+    previous = await store.get(site.id)
     result = await disconnect(site.id, store=store, cipher=svc.cipher, client=link.oauth)
+    if previous is not None and previous.account_id:
+        # Cache keys carry the generation, so old membership is unreachable anyway; this frees it.
+        await link.resolver.forget_account(previous.account_id)
     view = dict(connection_status(await store.get(site.id)))
     view["revoked"] = result.revoked
     view["was_connected"] = result.was_connected
