@@ -18,7 +18,10 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0, what: st
 
 
 async def wait_until_async(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = ""
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 (the same signature as wait_until)
+    what: str = "",
 ) -> None:
     """The async form of `wait_until`: awaits `condition` until it returns true."""
     deadline = time.monotonic() + timeout

@@ -43,7 +43,7 @@ async def test_the_api_key_is_stored_hashed(client: httpx.AsyncClient, settings:
     site = await store.get_site(created["id"])
     assert site is not None
     assert site.api_key_hash == hashlib.sha256(created["api_key"].encode()).hexdigest()
-    dump = "\n".join(store.connection.iterdump())  # type: ignore[attr-defined]
+    dump = "\n".join(store.connection.iterdump())
     assert created["api_key"] not in dump
 
 
