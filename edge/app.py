@@ -16,10 +16,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route, request_response
 
+from edge.admin.routes import routes as admin_routes
+from edge.config_api import openapi
 from edge.errors import exception_handlers
 from edge.klaviyo_link import build_klaviyo_link
 from edge.middleware import RequestContextMiddleware
-from edge.routes import health, sites
+from edge.routes import experiences, explain, health, segments, sites
 from edge.routes import klaviyo as klaviyo_routes
 from edge.runtime import SiteRuntimes
 from edge.services import Services
@@ -112,7 +114,18 @@ def create_app(
             logger.info("kx-edge stopped")
 
     return Starlette(
-        routes=[*health.routes, *storefront_routes(), *sites.routes, *klaviyo_routes.routes, *extra_routes],
+        routes=[
+            *health.routes,
+            *storefront_routes(),
+            *sites.routes,
+            *klaviyo_routes.routes,
+            *experiences.routes,
+            *segments.routes,
+            *explain.routes,
+            *openapi.routes,
+            *admin_routes,
+            *extra_routes,
+        ],
         middleware=[
             Middleware(RequestContextMiddleware, access_log=settings.access_log),
             Middleware(StorefrontFastPath),

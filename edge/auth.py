@@ -6,6 +6,8 @@ import hmac
 
 from starlette.requests import Request
 
+from edge.admin.csrf import require_header_token
+from edge.admin.sessions import current_session
 from edge.errors import NotFound, Unauthorized
 from edge.http import bearer_token
 from edge.services import services
@@ -30,10 +32,20 @@ async def require_site(request: Request) -> SiteRecord:
     """The site named in the path, if the caller's key opens it.
 
     A valid key for another site answers 404, exactly like a site that does not exist, so site
-    ids cannot be probed with one site's key.
+    ids cannot be probed with one site's key. Without an Authorization header, the merchant
+    page's session opens the one site it is bound to, and every change (any method but GET and
+    HEAD) must then carry the session's CSRF token in `X-CSRF-Token` (403 `csrf_failed`).
     """
     site_id = request.path_params["site_id"]
     store = services(request).store
+    if "authorization" not in request.headers:
+        session = await current_session(request)
+        if session is not None:
+            require_header_token(request, session)
+            site = await store.get_site(site_id) if session.site_id == site_id else None
+            if site is None:
+                raise NotFound(f"No site {site_id}.", code="site_not_found")
+            return site
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("An api key is required: Authorization: Bearer <api_key>.", headers=_CHALLENGE)

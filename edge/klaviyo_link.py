@@ -7,6 +7,8 @@ the REST client who the account is.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from edge.klaviyo import KlaviyoClient
+from edge.klaviyo import errors as klaviyo_errors
 from edge.locks import LocalLockProvider, RedisLockProvider
 from edge.resolver import Resolver, ResolverConfig
 from edge.settings import Settings
@@ -28,6 +31,7 @@ from oauth.storage import LockProvider
 from oauth.tokens import TokenManager
 
 CALLBACK_PATH = "/oauth/klaviyo/callback"
+ACCOUNT_FETCH_WAIT_S = 5.0
 
 
 class ManagedTokens:
@@ -128,6 +132,8 @@ def build_klaviyo_link(
     )
 
     async def fetch_account(access_token: str) -> AccountInfo:
+        """`GET /api/accounts` with the fresh token (1/s, 15/min): waits out a spent budget or a
+        429 for a few seconds, so two connects in the same second both succeed."""
         client = KlaviyoClient(
             http,
             _GivenToken(access_token),
@@ -135,8 +141,18 @@ def build_klaviyo_link(
             api_base=settings.klaviyo_api_base,
             revision=settings.klaviyo_revision,
         )
-        account = await client.get_account("connecting")
-        return AccountInfo(id=account.id, name=account.organization_name)
+        # The account is not known yet: budget this call under its grant, not a shared key.
+        grant = "connect-" + hashlib.sha256(access_token.encode()).hexdigest()[:16]
+        deadline = time.monotonic() + ACCOUNT_FETCH_WAIT_S
+        while True:
+            try:
+                account = await client.get_account(grant)
+                return AccountInfo(id=account.id, name=account.organization_name)
+            except (klaviyo_errors.CallRefused, klaviyo_errors.RateLimited) as exc:
+                pause = min(exc.retry_after_s or 0.5, 2.0)
+                if time.monotonic() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
 
     flow = ConnectFlow(oauth, flows, connections, cipher, fetch_account, clock=clock)
     return KlaviyoLink(oauth=oauth, flow=flow, tokens=tokens, resolver=resolver)

@@ -135,6 +135,7 @@ def _announce(public_url: str, site_id: str, public_key: str, api_key: str, sand
         "",
         "kx-edge demo is ready (sandbox Klaviyo: Sandbox Outfitters, connected: Active)",
         f"  demo storefront: {base}/",
+        f"  merchant page:   {base}/admin (the demo site's api key is filled in for you)",
         *(f"  {label.ljust(width)}  {base}/demo/visit/{name}" for name, (label, _, _) in VISITS.items()),
         f"  demo site: id {site_id}, public key {public_key}",
         f"  configuration API key for the demo site (this run only): {api_key}",

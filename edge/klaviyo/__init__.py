@@ -3,13 +3,14 @@
 from edge.klaviyo import errors
 from edge.klaviyo.client import JSON_API, ClientStats, KlaviyoClient, retry_after_seconds
 from edge.klaviyo.filters import equals, quote_value
-from edge.klaviyo.gate import LocalRateGate, budget_limits
-from edge.klaviyo.models import KlaviyoAccount, KlaviyoSegment
+from edge.klaviyo.gate import LocalRateGate, ReservedGate, budget_limits
+from edge.klaviyo.models import KlaviyoAccount, KlaviyoSegment, MemberPage
 from edge.klaviyo.types import (
     KLAVIYO_LIMITS,
     ConnectionRef,
     RateGate,
     Refusal,
+    ReservingGate,
     Tier,
     TierLimit,
     TokenSource,
@@ -24,8 +25,11 @@ __all__ = [
     "KlaviyoClient",
     "KlaviyoSegment",
     "LocalRateGate",
+    "MemberPage",
     "RateGate",
     "Refusal",
+    "ReservedGate",
+    "ReservingGate",
     "Tier",
     "TierLimit",
     "TokenSource",

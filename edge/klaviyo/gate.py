@@ -2,6 +2,10 @@
 
 A sliding window (a log of recent call times) bounds the calls in *every* window of 1 s and 60 s,
 whatever their alignment, so it stays under Klaviyo's fixed windows however theirs are placed.
+
+Background work (the segment sync) shares the same windows but passes a `reserve`: it is admitted
+only while the calls already in the window stay below `(1 - reserve)` of the limit, so visitors
+always have `reserve` of every window to themselves. `ReservedGate` is that view of a gate.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from edge.klaviyo.types import KLAVIYO_LIMITS, Refusal, Tier, TierLimit
+from edge.klaviyo.types import KLAVIYO_LIMITS, Refusal, ReservingGate, Tier, TierLimit
 
 
 def budget_limits(fractions: Mapping[Tier, float] | float, *, share: float = 1.0) -> dict[Tier, TierLimit]:
@@ -47,23 +51,23 @@ class LocalRateGate:
             return 0.0
         return left
 
-    async def take(self, account_key: str, tier: Tier) -> Refusal | None:
-        return self.take_now(account_key, tier)
+    async def take(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
+        return self.take_now(account_key, tier, reserve=reserve)
 
-    def take_now(self, account_key: str, tier: Tier) -> Refusal | None:
+    def take_now(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
         """The synchronous form of `take`."""
-        return self._admit(account_key, tier, consume=True)
+        return self._admit(account_key, tier, consume=True, reserve=reserve)
 
-    def peek(self, account_key: str, tier: Tier) -> Refusal | None:
+    def peek(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
         """What `take` would answer, without taking anything."""
-        return self._admit(account_key, tier, consume=False)
+        return self._admit(account_key, tier, consume=False, reserve=reserve)
 
-    def _admit(self, account_key: str, tier: Tier, *, consume: bool) -> Refusal | None:
+    def _admit(self, account_key: str, tier: Tier, *, consume: bool, reserve: float) -> Refusal | None:
         blocked = self.blocked_for(account_key)
         if blocked > 0:
             return Refusal(blocked, throttled=True)
         now = self._clock()
-        limit = self._limits[tier]
+        limit = reserved(self._limits[tier], reserve)
         calls = self._calls.setdefault((account_key, tier), deque())
         while calls and calls[0] <= now - 60.0:
             calls.popleft()
@@ -91,3 +95,28 @@ class LocalRateGate:
         until = self._clock() + seconds
         if until > self._blocked_until.get(account_key, 0.0):
             self._blocked_until[account_key] = until
+
+
+def reserved(limit: TierLimit, reserve: float) -> TierLimit:
+    """What background work may fill of `limit` when `reserve` of it is kept for visitors (never
+    below one call per window, so background work cannot starve for good)."""
+    if reserve <= 0:
+        return limit
+    return limit.scaled(1.0 - reserve)
+
+
+class ReservedGate:
+    """A `RateGate` for background work over a shared gate: its calls count in the same windows,
+    but it is refused while less than `reserve` of a window is left, so visitors come first."""
+
+    def __init__(self, gate: ReservingGate, reserve: float) -> None:
+        if not 0 <= reserve < 1:
+            raise ValueError("reserve must be in [0, 1)")
+        self.gate = gate
+        self.reserve = reserve
+
+    async def take(self, account_key: str, tier: Tier) -> Refusal | None:
+        return await self.gate.take(account_key, tier, reserve=self.reserve)
+
+    async def block(self, account_key: str, seconds: float) -> None:
+        await self.gate.block(account_key, seconds)

@@ -21,6 +21,13 @@ class IdPage(msgspec.Struct, frozen=True):
     links: Links | None = None
 
 
+class MemberPage(msgspec.Struct, frozen=True):
+    """One page of a segment's member profile ids, and the link to the next page (None: last)."""
+
+    profile_ids: list[str]
+    next_url: str | None = None
+
+
 class SegmentAttributes(msgspec.Struct, frozen=True):
     name: str = ""
     is_active: bool = True

@@ -81,3 +81,10 @@ class RateGate(Protocol):
     async def block(self, account_key: str, seconds: float) -> None:
         """Klaviyo answered 429: no call for this account until `seconds` have passed."""
         ...
+
+
+class ReservingGate(RateGate, Protocol):
+    """A `RateGate` that can also admit background work only while `reserve` (a fraction) of
+    each window of the tier is left over, so that the calls visitors need always find room."""
+
+    async def take(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None: ...

@@ -6,6 +6,10 @@ honours a Retry-After block on the account. When Redis is down the process falls
 `LocalRateGate` (with `local_budget_share` of the budget); when it is merely busy the call is
 refused for a moment instead, so a slow Redis never lets the fleet overspend. A refusal is remembered in-process
 until it runs out, so a burst of pending visitors does not become a burst of Redis calls.
+
+Background work (the segment sync) passes a `reserve`: the same script admits it against limits
+shrunk by that fraction, in the same windows, so visitors keep `reserve` of every window. Its
+refusals are remembered apart: a sync waiting for room never makes a visitor wait.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Mapping
 import redis.asyncio as aioredis
 
 from edge.klaviyo import LocalRateGate, Refusal, Tier, TierLimit
+from edge.klaviyo.gate import reserved
 from edge.resolver import keys
 from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
 
@@ -67,27 +72,36 @@ class FleetRateGate:
         self._limits = dict(limits)
         self.fallback = fallback
         self._clock = clock
-        self._refused_until: dict[tuple[str, Tier], tuple[float, bool]] = {}
+        # (account, tier, background?) -> (refused until, throttled)
+        self._refused_until: dict[tuple[str, Tier, bool], tuple[float, bool]] = {}
 
-    def peek(self, account_key: str, tier: Tier) -> Refusal | None:
-        """A refusal this process already got and that has not run out: no Redis call needed."""
+    def peek(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
+        """A refusal this process already got and that has not run out: no Redis call needed.
+        Background work (`reserve` > 0) also waits out the visitors' refusals, never the reverse."""
         blocked = self.fallback.blocked_for(account_key)
         if blocked > 0:
             return Refusal(blocked, throttled=True)
-        memo = self._refused_until.get((account_key, tier))
+        found = self._memo(account_key, tier, False)
+        if found is None and reserve > 0:
+            found = self._memo(account_key, tier, True)
+        return found
+
+    def _memo(self, account_key: str, tier: Tier, background: bool) -> Refusal | None:
+        key = (account_key, tier, background)
+        memo = self._refused_until.get(key)
         if memo is None:
             return None
         left = memo[0] - self._clock()
         if left <= 0:
-            del self._refused_until[(account_key, tier)]
+            del self._refused_until[key]
             return None
         return Refusal(left, throttled=memo[1])
 
-    async def take(self, account_key: str, tier: Tier) -> Refusal | None:
-        known = self.peek(account_key, tier)
+    async def take(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
+        known = self.peek(account_key, tier, reserve=reserve)
         if known is not None:
             return known
-        limit = self._limits[tier]
+        limit = reserved(self._limits[tier], reserve)
         block_key = keys.blocked(self._prefix, account_key)
         window_key = keys.budget(self._prefix, account_key, tier)
         member = secrets.token_hex(6)
@@ -103,11 +117,11 @@ class FleetRateGate:
         except RedisBusy:
             return Refusal(BUSY_RETRY_S, throttled=False)  # never spend past the fleet budget
         except RedisDown:
-            return self.fallback.take_now(account_key, tier)
+            return self.fallback.take_now(account_key, tier, reserve=reserve)
         if admitted:
             return None
         wait = max(0.001, int(wait_ms) / 1000)
-        self._refused_until[(account_key, tier)] = (self._clock() + wait, bool(throttled))
+        self._refused_until[(account_key, tier, reserve > 0)] = (self._clock() + wait, bool(throttled))
         return Refusal(wait, throttled=bool(throttled))
 
     async def block(self, account_key: str, seconds: float) -> None:

@@ -24,6 +24,7 @@ class ResolverConfig:
     profile_id_cache_ttl_s: int = 30 * 86400
     resolve_deadline_ms: int = 250
     l1_max_entries: int = 500_000
+    profile_id_l1_max_entries: int = 500_000  # in-process `_kx` -> profile id, ~100 B each
     api_base: str = "https://a.klaviyo.com"
     revision: str = "2026-10-15"
     # Share of Klaviyo's published limits (both windows) one account may use, per tier.

@@ -8,6 +8,10 @@ its scope (account, generation), its interned segment set and its expiry, rounde
 second (to the minute for long TTLs) so that visitors cached at about the same time share one
 object. A value of another scope is a miss, so a reconnect never serves old membership.
 
+A value answered from the synced membership index carries the index's `stamp`: it is a memo of
+the index, valid only while the index still answers with that stamp (the resolver checks), so a
+sync that lands replaces it at once instead of 24 h later.
+
 Eviction is oldest-inserted first, in batches so that each batch scans the dict once.
 """
 
@@ -29,7 +33,16 @@ class Kind(IntEnum):
 class Membership:
     """One cached answer, shared by every visitor of the same scope, answer and expiry."""
 
-    __slots__ = ("__weakref__", "account_id", "checked", "expires", "generation", "kind", "members")
+    __slots__ = (
+        "__weakref__",
+        "account_id",
+        "checked",
+        "expires",
+        "generation",
+        "kind",
+        "members",
+        "stamp",
+    )
 
     def __init__(
         self,
@@ -39,6 +52,7 @@ class Membership:
         members: frozenset[str],
         checked: frozenset[str] | None,
         expires: float,
+        stamp: int | None = None,
     ) -> None:
         self.account_id = account_id
         self.generation = generation
@@ -46,6 +60,7 @@ class Membership:
         self.members = members
         self.checked = checked
         self.expires = expires
+        self.stamp = stamp  # None: per-visit answer; else the index stamp it was read under
 
     def answers(self, targeted: frozenset[str]) -> bool:
         """Whether this entry knows membership of every segment in `targeted`."""
@@ -55,7 +70,7 @@ class Membership:
         return (
             f"Membership({self.kind.name}, members={sorted(self.members)}, "
             f"checked={None if self.checked is None else sorted(self.checked)}, "
-            f"expires={self.expires:.0f})"
+            f"expires={self.expires:.0f}{'' if self.stamp is None else f', stamp={self.stamp}'})"
         )
 
 
@@ -91,16 +106,17 @@ class Interner:
         checked: Iterable[str] | None,
         expires: float,
         now: float,
+        stamp: int | None = None,
     ) -> Membership:
         """The shared value for this answer, its expiry rounded down (never later than asked)."""
         grain = 60.0 if expires - now >= 3600 else 1.0
         expires = math.floor(expires / grain) * grain
         member_set = self.segment_set(members)
         checked_set = None if checked is None else self.segment_set(checked)
-        key = (account_id, generation, kind, member_set, checked_set, expires)
+        key = (account_id, generation, kind, member_set, checked_set, expires, stamp)
         value = self._values.get(key)
         if value is None:
-            value = Membership(account_id, generation, kind, member_set, checked_set, expires)
+            value = Membership(account_id, generation, kind, member_set, checked_set, expires, stamp)
             self._values[key] = value
         return value
 

@@ -6,17 +6,18 @@ task; across processes a short Redis lock makes the others wait for the L2 value
 at most its deadline; the resolution goes on in the background and fills both caches. A refused
 call (budget spent, Retry-After) leaves the visitor pending and queues the resolution. Klaviyo
 failures are never cached; "no such profile" is, for `negative_cache_ttl_s`.
+
+When the synced index covers every targeted segment (`index.py`), a visitor costs its profile id
+(in-process and L2, 30 days; one 75/s call the first time) and the index answers; such answers
+are memoised in L1 under the index's stamp only, never frozen into the 24 h membership cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import httpx
@@ -33,16 +34,16 @@ from edge.klaviyo import (
     errors,
 )
 from edge.resolver.budget import FleetRateGate
+from edge.resolver.caches import Caches
 from edge.resolver.config import ResolverConfig
 from edge.resolver.index import MembershipIndex, NoMembershipIndex
 from edge.resolver.kx import is_valid_kx
-from edge.resolver.l1 import Interner, Kind, L1Cache, Membership
-from edge.resolver.l2 import L2Entry, L2Store
+from edge.resolver.l1 import Kind, Membership
 from edge.resolver.metrics import ResolverMetrics
+from edge.resolver.outcome import Outcome, answer, missing, usable
 from edge.resolver.queue import BackgroundQueue, QueuedResolution
 from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
 from edge.resolver.results import (
-    Identified,
     Pending,
     PendingReason,
     Resolution,
@@ -57,31 +58,14 @@ from edge.resolver.results import (
 logger = logging.getLogger("kx_edge.resolver")
 Key = tuple[str, int, str]
 _REQUEUE = frozenset({PendingReason.BUDGET, PendingReason.RATE_LIMITED})
-_PENDING_PIDS_MAX = 50_000
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What one resolution (a shared task) found; turned into a `Resolution` per caller."""
-
-    entry: Membership | None = None
-    source: Source = Source.NONE
-    pending: PendingReason | None = None
-    retry_after_s: float | None = None
-    calls: Counter[str] = field(default_factory=Counter)
-    waited_for: WaitedFor | None = None
-    path: ResolutionPath | None = None
-    detail: str | None = None
-    # An L2 write failed: keep the lock until it expires, so that no other process repeats
-    # Klaviyo calls whose results it cannot see.
-    keep_lock: bool = False
 
 
 class Resolver:
     """One per app, built in the lifespan; `start()` before use, `aclose()` at shutdown.
 
     `redis` None = embedded mode (L1, local single-flight, local budget). `klaviyo` is the REST
-    client sharing this resolver's budget, for the other parts of the app that call Klaviyo.
+    client sharing this resolver's budget, for the other parts of the app that call Klaviyo;
+    `gate` is that budget (the segment sync takes its calls from it, visitors first).
     """
 
     def __init__(
@@ -125,14 +109,11 @@ class Resolver:
             max_attempts=cfg.max_attempts,
             backoff_base_s=cfg.backoff_base_s,
         )
-        self._l1 = L1Cache(cfg.l1_max_entries, clock)
-        self._interner = Interner()
-        self._l2 = L2Store(self._guard, prefix)
-        self._index: MembershipIndex = index or NoMembershipIndex()
-        self._inflight: dict[Key, asyncio.Task[_Outcome]] = {}
+        self._caches = Caches(cfg, self._guard, prefix, self.metrics, clock)
+        self._l1 = self._caches.l1
+        self.index: MembershipIndex = index or NoMembershipIndex()
+        self._inflight: dict[Key, asyncio.Task[Outcome]] = {}
         self._queue = BackgroundQueue(self._run_queued, self.metrics, max_size=cfg.background_queue_max)
-        self._filter_refused: dict[str, float] = {}
-        self._pending_pids: dict[Key, str] = {}
         self._closed = False
 
     async def start(self) -> None:
@@ -155,6 +136,10 @@ class Resolver:
     def l1_size(self) -> int:
         return len(self._l1)
 
+    @property
+    def profile_ids_cached(self) -> int:
+        return len(self._caches.pids)
+
     # --- the request path --------------------------------------------------------------
 
     async def resolve(
@@ -171,10 +156,14 @@ class Resolver:
         if not is_valid_kx(kx):
             self.metrics.inc("kx_malformed")
             return Unidentified(UnidentifiedReason.MALFORMED_KX)
-        entry = self._l1.get(conn.account_id, conn.generation, kx)
-        if entry is not None and entry.answers(targeted):
+        entry = self._l1_answer(conn, kx, targeted)
+        if entry is not None:
             self.metrics.inc("l1_hit")
-            return _answer(entry, targeted, ResolutionInfo(Source.L1, cache_age_s=self._age(entry)))
+            if entry.stamp is not None:
+                info = ResolutionInfo(Source.INDEX, path=ResolutionPath.INDEX)
+            else:
+                info = ResolutionInfo(Source.L1, cache_age_s=self._age(entry))
+            return answer(entry, targeted, info)
         if not targeted:
             return Unidentified(UnidentifiedReason.NOTHING_TARGETED)
         self.metrics.inc("l1_miss")
@@ -205,12 +194,26 @@ class Resolver:
                 return self._count(resolution)
         return self._count(Pending(None, PendingReason.DEADLINE))
 
-    def _resolution(self, out: _Outcome, targeted: frozenset[str], joined: bool) -> Resolution | None:
+    def _stamp(self, conn: ConnectionRef, targeted: frozenset[str]) -> int | None:
+        index = self.index
+        return index.stamp(conn.account_id, targeted) if index.enabled and targeted else None
+
+    def _l1_answer(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Membership | None:
+        """The L1 value that may answer for `targeted` now, if any."""
+        entry = self._l1.get(conn.account_id, conn.generation, kx)
+        if entry is None or not entry.answers(targeted):
+            return None
+        if entry.kind is not Kind.ABSENT and entry.stamp != self._stamp(conn, targeted):
+            return None
+        return entry
+
+    def _resolution(self, out: Outcome, targeted: frozenset[str], joined: bool) -> Resolution | None:
+        entry = out.entry
         info = ResolutionInfo(
             source=out.source,
             klaviyo_calls=MappingProxyType({} if joined else dict(out.calls)),
             waited_for=WaitedFor.SINGLE_FLIGHT if joined else out.waited_for,
-            cache_age_s=None if out.entry is None else self._age(out.entry),
+            cache_age_s=None if entry is None or entry.stamp is not None else self._age(entry),
             path=out.path,
             detail=out.detail,
         )
@@ -219,13 +222,15 @@ class Resolver:
             return Pending(retry_ms, out.pending, info)
         if out.entry is None or not out.entry.answers(targeted):
             return None
-        return _answer(out.entry, targeted, info)
+        return answer(out.entry, targeted, info)
 
     def _count(self, resolution: Resolution) -> Resolution:
         if isinstance(resolution, Pending):
             self.metrics.inc(f"pending.{resolution.reason}")
         else:
             self.metrics.inc(type(resolution).__name__.lower())
+            if resolution.info.source is Source.INDEX:
+                self.metrics.inc("index_answer")
         return resolution
 
     def _age(self, entry: Membership) -> float:
@@ -235,16 +240,16 @@ class Resolver:
 
     # --- one resolution ----------------------------------------------------------------
 
-    def _start(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> asyncio.Task[_Outcome]:
+    def _start(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> asyncio.Task[Outcome]:
         key = (conn.account_id, conn.generation, kx)
         task = asyncio.create_task(self._job(conn, kx, targeted, key), name="kx-resolve")
         self._inflight[key] = task
         return task
 
-    async def _job(self, conn: ConnectionRef, kx: str, targeted: frozenset[str], key: Key) -> _Outcome:
-        out = _Outcome()
+    async def _job(self, conn: ConnectionRef, kx: str, targeted: frozenset[str], key: Key) -> Outcome:
+        out = Outcome()
         try:
-            await self._resolve_once(conn, kx, targeted, key, out)
+            await self._resolve_once(conn, kx, targeted, out)
         except Exception:
             logger.exception("segment resolution failed")
             out.pending = PendingReason.ERROR
@@ -256,50 +261,72 @@ class Resolver:
         return out
 
     async def _resolve_once(
-        self, conn: ConnectionRef, kx: str, targeted: frozenset[str], key: Key, out: _Outcome
+        self, conn: ConnectionRef, kx: str, targeted: frozenset[str], out: Outcome
     ) -> None:
         cfg = self.config
+        caches = self._caches
         deadline = time.monotonic() + cfg.background_deadline_s
+        stamp = self._stamp(conn, targeted)
         base = self._l1.get(conn.account_id, conn.generation, kx)
-        if base is not None and base.answers(targeted):
-            out.entry, out.source = base, Source.L1
+        if base is not None and base.answers(targeted) and usable(base, stamp):
+            out.answered(base, Source.L1)
             return
+        if base is not None and base.stamp is not None:
+            base = None  # an index answer under an older stamp: never a base for per-visit answers
+        # A per-visit answer passed over only because the index covers the targeted segments:
+        # still served if the index cannot answer after all.
+        fallback = base if base is not None and base.answers(targeted) else None
         use_redis = self._guard.available
-        profile_id = self._pending_pids.get(key)
-        refused = self._filter_refused_here(conn.account_id)
+        profile_id = caches.profile_id(conn, kx)
+        refused = caches.filter_refused_here(conn.account_id)
+        if stamp is not None and profile_id is not None:
+            if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
+                return
+            stamp = None
+        if fallback is not None and stamp is None:
+            out.answered(fallback, Source.L1)
+            return
         if use_redis:
             try:
-                snapshot = await self._l2.read(conn, kx)
+                snapshot = await caches.l2.read(conn, kx)
             except RedisBusy:
                 out.pending, out.detail = PendingReason.OVERLOADED, "redis busy"
                 return
             except RedisDown:
                 use_redis = False
             else:
-                found = self._fill_from_l2(conn, kx, snapshot.entry, snapshot.ttl_s)
-                if found is not None and found.answers(targeted):
+                found = caches.fill_from_l2(conn, kx, snapshot.entry, snapshot.ttl_s)
+                if found is not None and found.answers(targeted) and usable(found, stamp):
                     self.metrics.inc("l2_hit")
-                    out.entry, out.source = found, Source.L2
+                    out.answered(found, Source.L2)
                     return
                 self.metrics.inc("l2_miss")
                 base = found or base
-                profile_id = snapshot.profile_id or profile_id
+                fallback = fallback or (found if found is not None and found.answers(targeted) else None)
+                if snapshot.profile_id is not None and profile_id is None:
+                    profile_id = snapshot.profile_id
+                    caches.keep_profile_id(conn, kx, profile_id)
                 refused = refused or snapshot.filter_refused
-        if profile_id is not None and await self._from_index(conn, profile_id, targeted, out):
-            return
+        if stamp is not None and profile_id is not None:
+            if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
+                return
+            stamp = None
+            if fallback is not None:
+                out.answered(fallback, Source.L1)
+                return
 
         plan_per_segment = (
             not refused
             and (base is None or base.kind is Kind.PARTIAL)
-            and len(_missing(base, targeted)) <= cfg.per_segment_max_segments
+            and len(missing(base, targeted)) <= cfg.per_segment_max_segments
         )
-        if profile_id is None and base is None:
+        if profile_id is None and (base is None or stamp is not None):
             first_tier = Tier.PROFILES
         else:
             first_tier = Tier.SEGMENT_MEMBERS if plan_per_segment else Tier.PROFILE_SEGMENTS
         known = self.gate.peek(conn.account_id, first_tier)
         if known is not None:  # refused already: no lock, no Redis budget call
-            _refused(out, known)
+            _refuse_or_fall_back(out, known, fallback)
             return
 
         token: str | None = None
@@ -307,19 +334,31 @@ class Resolver:
             polled = False
             while True:
                 try:
-                    token, entry, ttl_s, pid = await self._l2.lock_and_read(conn, kx, cfg.lock_ttl_ms)
+                    token, entry, ttl_s, pid = await caches.l2.lock_and_read(conn, kx, cfg.lock_ttl_ms)
                 except RedisBusy:
                     out.pending, out.detail = PendingReason.OVERLOADED, "redis busy"
                     return
                 except RedisDown:
                     break  # degrade: this process' single-flight only
-                profile_id = pid or profile_id
-                found = self._fill_from_l2(conn, kx, entry, ttl_s)
-                if found is not None and found.answers(targeted):
+                if pid is not None and profile_id is None:
+                    profile_id = pid
+                    caches.keep_profile_id(conn, kx, pid)
+                found = caches.fill_from_l2(conn, kx, entry, ttl_s)
+                if found is not None and found.answers(targeted) and usable(found, stamp):
                     if token is not None:
-                        await self._release(conn, kx, token)
-                    out.entry, out.source = found, Source.L2
+                        await caches.release(conn, kx, token)
+                    out.answered(found, Source.L2)
                     return
+                if stamp is not None and profile_id is not None:
+                    if token is not None:
+                        await caches.release(conn, kx, token)
+                    if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
+                        return
+                    stamp, token = None, None
+                    if fallback is not None:
+                        out.answered(fallback, Source.L1)
+                        return
+                    continue
                 base = found or base
                 if token is not None:
                     break
@@ -332,76 +371,79 @@ class Resolver:
                     return
                 await asyncio.sleep(cfg.lock_poll_s)
         try:
-            await self._from_klaviyo(conn, kx, targeted, key, base, profile_id, refused, deadline, out)
+            await self._from_klaviyo(conn, kx, targeted, base, profile_id, refused, stamp, deadline, out)
         finally:
             if token is not None and not out.keep_lock:
-                await self._release(conn, kx, token)
+                await caches.release(conn, kx, token)
+        if out.pending is not None and fallback is not None:
+            out.pending, out.retry_after_s, out.detail = None, None, None
+            out.answered(fallback, Source.L1)
 
     async def _from_klaviyo(
         self,
         conn: ConnectionRef,
         kx: str,
         targeted: frozenset[str],
-        key: Key,
         base: Membership | None,
         profile_id: str | None,
         refused: bool,
+        stamp: int | None,
         deadline: float,
-        out: _Outcome,
+        out: Outcome,
     ) -> None:
         cfg = self.config
+        caches = self._caches
         client = self.klaviyo
         calls = out.calls
         out.source = Source.KLAVIYO
         self.metrics.inc("klaviyo_resolution")
-        missing = _missing(base, targeted)
-        per_segment = (
-            not refused
-            and (base is None or base.kind is Kind.PARTIAL)
-            and len(missing) <= cfg.per_segment_max_segments
-        )
+        absent = (conn, kx, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
         try:
-            if profile_id is None and base is None:
+            if profile_id is None and (base is None or stamp is not None):
                 profile_id = await client.find_profile_id(conn, kx, deadline=deadline, calls=calls)
                 if profile_id is None:
-                    await self._store(conn, kx, key, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
+                    await caches.store(*absent)
                     return
-                self._remember_pid(key, profile_id)
-                await self._write_pid(conn, kx, profile_id, out)
-                if await self._from_index(conn, profile_id, targeted, out):
-                    out.source = Source.INDEX
-                    return
+                await caches.write_profile_id(conn, kx, profile_id, out)
+                if stamp is not None:
+                    if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
+                        return
+                    out.source = Source.KLAVIYO
+            todo = missing(base, targeted)
+            per_segment = (
+                not refused
+                and (base is None or base.kind is Kind.PARTIAL)
+                and len(todo) <= cfg.per_segment_max_segments
+            )
             if per_segment:
                 out.path = ResolutionPath.PER_SEGMENT
-                answers = await self._check_segments(conn, kx, missing, deadline, out)
+                answers = await self._check_segments(conn, kx, todo, deadline, out)
                 if answers is not None:
                     members = set(base.members if base else ()) | {s for s, m in answers.items() if m}
                     checked = set(base.checked or () if base else ()) | set(answers)
                     ttl = float(cfg.segment_cache_ttl_s)
                     if base is not None:
                         ttl = min(ttl, base.expires - self._clock())
-                    await self._store(conn, kx, key, Kind.PARTIAL, members, checked, ttl, out)
+                    await caches.store(conn, kx, Kind.PARTIAL, members, checked, ttl, out)
                     return
             out.path = ResolutionPath.PROFILE
             if profile_id is None:
                 profile_id = await client.find_profile_id(conn, kx, deadline=deadline, calls=calls)
                 if profile_id is None:
-                    await self._store(conn, kx, key, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
+                    await caches.store(*absent)
                     return
-                self._remember_pid(key, profile_id)
+                caches.keep_profile_id(conn, kx, profile_id)
             segment_ids = await client.profile_segment_ids(conn, profile_id, deadline=deadline, calls=calls)
-            await self._store(
-                conn, kx, key, Kind.FULL, segment_ids, None, cfg.segment_cache_ttl_s, out,
-                profile_id=profile_id,
-            )  # fmt: skip
+            await caches.store(
+                conn, kx, Kind.FULL, segment_ids, None, cfg.segment_cache_ttl_s, out, profile_id=profile_id
+            )
         except errors.NotFound:
             # The profile was deleted since its id was cached: the visitor is unknown now.
-            self._pending_pids.pop(key, None)
-            await self._write_pid(conn, kx, None, out)
-            await self._store(conn, kx, key, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
+            await caches.write_profile_id(conn, kx, None, out)
+            await caches.store(*absent)
         except (errors.CallRefused, errors.RateLimited) as exc:
             throttled = not isinstance(exc, errors.BudgetExhausted)
-            _refused(out, Refusal(exc.retry_after_s or 1.0, throttled=throttled))
+            out.refused(Refusal(exc.retry_after_s or 1.0, throttled=throttled))
         except errors.TokenUnavailable as exc:
             out.pending, out.detail = PendingReason.TOKEN_UNAVAILABLE, str(exc)
         except errors.Unauthorized as exc:
@@ -415,7 +457,7 @@ class Resolver:
         kx: str,
         segment_ids: frozenset[str],
         deadline: float,
-        out: _Outcome,
+        out: Outcome,
     ) -> dict[str, bool] | None:
         """Per-segment `_kx` checks, concurrently. None = Klaviyo refused the filter (400): the
         account uses the profile path from now on."""
@@ -432,7 +474,7 @@ class Resolver:
             elif isinstance(result, errors.NotFound):
                 answers[segment_id] = False  # the segment is gone: nobody is in it
             elif isinstance(result, errors.BadRequest):
-                await self._remember_filter_refused(conn.account_id)
+                await self._caches.remember_filter_refused(conn.account_id)
                 return None
             elif failure is None:
                 failure = result
@@ -441,121 +483,36 @@ class Resolver:
         return answers
 
     async def _from_index(
-        self, conn: ConnectionRef, profile_id: str, targeted: frozenset[str], out: _Outcome
-    ) -> bool:
-        """Answer from the synced index when it knows every targeted segment (not cached)."""
-        index = self._index
-        if not index.enabled:
-            return False
-        members = []
-        for segment_id in targeted:
-            known = await index.lookup(conn.account_id, conn.generation, segment_id, profile_id)
-            if known is None:
-                return False
-            if known:
-                members.append(segment_id)
-        now = self._clock()
-        out.entry = Membership(
-            conn.account_id, conn.generation, Kind.PARTIAL, frozenset(members), targeted, now
-        )
-        out.source = Source.INDEX
-        return True
-
-    # --- caches --------------------------------------------------------------------------
-
-    def _fill_from_l2(
-        self, conn: ConnectionRef, kx: str, entry: L2Entry | None, ttl_s: float | None
-    ) -> Membership | None:
-        """An L2 entry as an L1 value, stored in L1 with what is left of its TTL."""
-        if entry is None or ttl_s is None:
-            return None
-        try:
-            kind = Kind(entry.kind)
-        except ValueError:
-            return None
-        now = self._clock()
-        value = self._interner.membership(
-            conn.account_id, conn.generation, kind, entry.members, entry.checked, now + ttl_s, now
-        )
-        if value.expires > now:
-            self._l1.put(kx, value)
-        return value
-
-    async def _store(
         self,
         conn: ConnectionRef,
         kx: str,
-        key: Key,
-        kind: Kind,
-        members: frozenset[str] | set[str] | tuple[()],
-        checked: set[str] | None,
-        ttl_s: float,
-        out: _Outcome,
-        *,
-        profile_id: str | None = None,
-    ) -> None:
-        now = self._clock()
-        value = self._interner.membership(
-            conn.account_id, conn.generation, kind, members, checked, now + ttl_s, now
-        )
-        self._l1.put(kx, value)
-        self._pending_pids.pop(key, None)
-        out.entry = value
-        entry = L2Entry(int(kind), sorted(value.members), None if checked is None else sorted(checked))
+        profile_id: str,
+        targeted: frozenset[str],
+        stamp: int,
+        out: Outcome,
+    ) -> bool:
+        """Answer from the synced index (memoised in L1 under `stamp`); False when it cannot."""
         try:
-            await self._l2.write(
-                conn, kx, entry, ttl_s,
-                profile_id=profile_id, profile_id_ttl_s=self.config.profile_id_cache_ttl_s,
-            )  # fmt: skip
-        except RedisDown:
-            out.keep_lock = True
-
-    async def _write_pid(self, conn: ConnectionRef, kx: str, profile_id: str | None, out: _Outcome) -> None:
-        try:
-            await self._l2.write_profile_id(conn, kx, profile_id, self.config.profile_id_cache_ttl_s)
-        except RedisDown:
-            out.keep_lock = True
-
-    def _remember_pid(self, key: Key, profile_id: str) -> None:
-        # Kept until membership is cached, so a retry after a refusal skips the profile lookup
-        # even without Redis.
-        if len(self._pending_pids) >= _PENDING_PIDS_MAX:
-            self._pending_pids.clear()
-        self._pending_pids[key] = profile_id
-
-    async def _release(self, conn: ConnectionRef, kx: str, token: str) -> None:
-        with contextlib.suppress(RedisDown):  # else it expires by itself after lock_ttl_ms
-            await self._l2.release_lock(conn, kx, token)
-
-    def _filter_refused_here(self, account_id: str) -> bool:
-        until = self._filter_refused.get(account_id)
-        if until is None:
+            members = await self.index.members(conn.account_id, targeted, profile_id)
+        except Exception:
+            logger.exception("the membership index failed")
+            members = None
+        if members is None:
+            self.metrics.inc("index_unavailable")
             return False
-        if until <= self._clock():
-            del self._filter_refused[account_id]
-            return False
+        entry = self._caches.store_index_answer(conn, kx, members, targeted, stamp)
+        out.answered(entry, Source.INDEX)
         return True
 
-    async def _remember_filter_refused(self, account_id: str) -> None:
-        ttl = self.config.filter_refusal_ttl_s
-        self._filter_refused[account_id] = self._clock() + ttl
-        self.metrics.inc("filter_refused")
-        logger.warning("klaviyo refused the per-segment _kx filter; using the profile path")
-        with contextlib.suppress(RedisDown):
-            await self._l2.remember_filter_refused(account_id, ttl)
-
     async def forget_account(self, account_id: str) -> None:
-        """Drop every cached membership of an account, in L1 and L2 (on disconnect)."""
-        self._l1.forget_account(account_id)
-        with contextlib.suppress(RedisDown):
-            await self._l2.forget_account(account_id)
+        """Drop every cached membership and profile id of an account, in L1 and L2 (on disconnect)."""
+        await self._caches.forget_account(account_id)
 
     # --- the background queue ------------------------------------------------------------
 
     async def _run_queued(self, item: QueuedResolution) -> float | None:
         conn, kx, targeted = item.conn, item.kx, item.targeted
-        cached = self._l1.get(conn.account_id, conn.generation, kx)
-        if cached is not None and cached.answers(targeted):
+        if self._l1_answer(conn, kx, targeted) is not None:
             return None
         key = (conn.account_id, conn.generation, kx)
         task = self._inflight.get(key) or self._start(conn, kx, targeted)
@@ -568,18 +525,8 @@ class Resolver:
         return None
 
 
-def _missing(base: Membership | None, targeted: frozenset[str]) -> frozenset[str]:
-    if base is None or base.checked is None:
-        return targeted
-    return targeted - base.checked
-
-
-def _refused(out: _Outcome, refusal: Refusal) -> None:
-    out.pending = PendingReason.RATE_LIMITED if refusal.throttled else PendingReason.BUDGET
-    out.retry_after_s = refusal.retry_after_s
-
-
-def _answer(entry: Membership, targeted: frozenset[str], info: ResolutionInfo) -> Resolution:
-    if entry.kind is Kind.ABSENT:
-        return Unidentified(UnidentifiedReason.NOT_FOUND, info)
-    return Identified(entry.members & targeted, info)
+def _refuse_or_fall_back(out: Outcome, refusal: Refusal, fallback: Membership | None) -> None:
+    if fallback is not None:
+        out.answered(fallback, Source.L1)
+    else:
+        out.refused(refusal)

@@ -24,6 +24,7 @@ class WaitedFor(StrEnum):
 class ResolutionPath(StrEnum):
     PROFILE = "profile"  # profile by _kx, then the profile's segments (3/s, 60/min)
     PER_SEGMENT = "per_segment"  # one `_kx` membership check per targeted segment (75/s)
+    INDEX = "index"  # profile id by `_kx` (75/s, cached 30 days), membership from the synced index
 
 
 class UnidentifiedReason(StrEnum):

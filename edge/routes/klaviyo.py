@@ -15,6 +15,7 @@ from edge.errors import ServiceUnavailable
 from edge.http import json_response
 from edge.klaviyo_link import CALLBACK_PATH, KlaviyoLink
 from edge.routes.oauth_pages import OUTCOMES, page, problem_page, status_badge
+from edge.routing import method_route
 from edge.services import Services, services
 from oauth.connection import connection_status
 from oauth.disconnect import disconnect
@@ -169,8 +170,7 @@ async def result(request: Request) -> Response:
 
 routes = [
     Route("/v1/sites/{site_id}/klaviyo/connect", connect, methods=["POST"]),
-    Route("/v1/sites/{site_id}/klaviyo", status, methods=["GET"]),
-    Route("/v1/sites/{site_id}/klaviyo", remove, methods=["DELETE"]),
+    method_route("/v1/sites/{site_id}/klaviyo", {"GET": status, "DELETE": remove}),
     Route(CALLBACK_PATH, callback, methods=["GET"]),
     Route(RESULT_PATH, result, methods=["GET"]),
 ]

@@ -7,11 +7,11 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from edge.auth import require_operator, require_site
 from edge.errors import Unprocessable
 from edge.http import decode_json, json_response, read_body
+from edge.routing import method_route
 from edge.services import services
 from edge.sites import new_site, site_problems
 
@@ -70,8 +70,6 @@ def _check(problems: list[dict[str, str]]) -> None:
 
 
 routes = [
-    Route("/v1/sites", create_site, methods=["POST"]),
-    Route("/v1/sites", list_sites, methods=["GET"]),
-    Route("/v1/sites/{site_id}", get_site, methods=["GET"]),
-    Route("/v1/sites/{site_id}", patch_site, methods=["PATCH"]),
+    method_route("/v1/sites", {"GET": list_sites, "POST": create_site}),
+    method_route("/v1/sites/{site_id}", {"GET": get_site, "PATCH": patch_site}),
 ]

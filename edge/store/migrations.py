@@ -53,6 +53,75 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX oauth_flows_by_expiry ON oauth_flows(expires_at)",
     ),
+    # 3: event triggers (edge/events): switches per site, the outbox, dedupe keys, counters
+    (
+        """CREATE TABLE event_triggers (
+            site_id TEXT PRIMARY KEY REFERENCES sites(id) ON DELETE CASCADE,
+            entered_test INTEGER NOT NULL DEFAULT 0,
+            saw_personalization INTEGER NOT NULL DEFAULT 0,
+            profile_sync INTEGER NOT NULL DEFAULT 0,
+            updated_at INTEGER NOT NULL
+        )""",
+        """CREATE TABLE event_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            site_id TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            unique_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            available_at REAL NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX event_outbox_due ON event_outbox(state, available_at, id)",
+        """CREATE TABLE event_pending (
+            site_id TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (site_id, trigger)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE event_dedupe (
+            day INTEGER NOT NULL,
+            unique_id TEXT NOT NULL,
+            PRIMARY KEY (day, unique_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE event_profile_state (
+            site_id TEXT NOT NULL,
+            kx_hash TEXT NOT NULL,
+            experiences_hash TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (site_id, kx_hash)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE event_counts (
+            site_id TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (site_id, trigger, hour, outcome)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE event_trigger_state (
+            site_id TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            last_sent_at REAL,
+            last_error TEXT,
+            last_error_at REAL,
+            PRIMARY KEY (site_id, trigger)
+        ) WITHOUT ROWID""",
+    ),
+    # 4: merchant page sessions (edge/admin): the session id is stored hashed, one site each
+    (
+        """CREATE TABLE admin_sessions (
+            id_hash TEXT PRIMARY KEY,
+            site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX admin_sessions_by_last_seen ON admin_sessions(last_seen_at)",
+    ),
 )
 
 

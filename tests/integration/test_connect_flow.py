@@ -247,3 +247,16 @@ async def _store_vip_experience(database: Path, site_id: str) -> None:
         )
     finally:
         await store.close()
+
+
+def test_reconnecting_within_a_second_waits_for_the_accounts_budget(world: World) -> None:
+    """`GET /api/accounts` allows one call a second: a quick reconnect waits instead of failing.
+
+    The account is unknown until that call answers, so its budget cannot be known in advance;
+    at most one 429 comes back and its Retry-After is honoured."""
+    _connect(world)
+    _connect(world)
+    assert world.status()["status"] == "active"
+    assert world.status()["generation"] == 2
+    assert world.sandbox.calls.count("/api/accounts", status=429) <= 1
+    assert world.sandbox.calls.count("/api/accounts", status=200) == 2

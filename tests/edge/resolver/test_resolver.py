@@ -340,14 +340,17 @@ async def test_membership_index_answers_without_the_scarce_call(
     class Index:
         enabled = True
 
-        async def lookup(
-            self, account_id: str, generation: int, segment_id: str, profile_id: str
-        ) -> bool | None:
-            return segment_id in {"S1", "S2"} and profile_id == "P1"
+        def stamp(self, account_id: str, segment_ids: frozenset[str]) -> int | None:
+            return 1
+
+        async def members(
+            self, account_id: str, segment_ids: frozenset[str], profile_id: str
+        ) -> frozenset[str] | None:
+            return segment_ids & {"S1", "S2"} if profile_id == "P1" else frozenset()
 
     klaviyo.get("/api/profiles").mock(return_value=ids("profile", "P1"))
     resolver = make_resolver()
-    resolver._index = Index()
+    resolver.index = Index()
     result = await resolver.resolve(CONN, KX, FOUR)
     assert isinstance(result, Identified) and result.segment_ids == {"S1", "S2"}
     assert result.info.source is Source.INDEX

@@ -1,0 +1,394 @@
+"""The three apps `bench.assign` serves, one at a time, each as one uvicorn worker:
+
+    python -m uvicorn bench.servers:assign_app --factory --loop uvloop --http httptools ...
+
+- `assign_app`: kx-edge itself, built as `edge.asgi.create_app_from_environment` builds it
+  (settings from the `KX_EDGE_*` environment, logging configured from them), plus two bench-only
+  routes. `/v1/assign` is answered by `StorefrontFastPath` before routing, so routes cost it
+  nothing: `GET /__bench/stats` (the resolver's counters: L1 hits and misses) and
+  `POST /__bench/inprocess` (times the app called directly, without HTTP, in this process and with
+  its warm cache; see `in_process`).
+- `starlette_app`: bare Starlette, one route: `await request.body()`, then a small `JSONResponse`.
+- `raw_app`: raw ASGI: reads the body, sends a fixed small JSON response.
+
+The Starlette and raw apps answer at `/v1/assign` too, so the same wrk script drives all three.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import os
+import pstats
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.app import create_app
+from edge.local_secrets import ensure_local_secrets
+from edge.logs import configure_logging
+from edge.resolver import Resolver
+from edge.services import Services
+from edge.settings import SECRET_ENV, load_settings
+from edge.storefront.assign import assign
+from edge.storefront.identity import identify
+from edge.storefront.wire import AssignResponse, ExperienceOut, request_decoder, response_encoder
+from targeting import decide, decode_sticky, encode_sticky
+
+SEQUENCE = "all steps in sequence, per request"
+SMALL_JSON = {"status": "ok", "variation": "control"}
+_RAW_BODY = msgspec.json.encode(SMALL_JSON)
+_RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_RAW_BODY)).encode())]
+
+
+# --- (ii) bare Starlette ----------------------------------------------------------------------
+
+
+async def _starlette_endpoint(request: Request) -> JSONResponse:
+    await request.body()
+    return JSONResponse(SMALL_JSON)
+
+
+def starlette_app() -> Starlette:
+    return Starlette(routes=[Route("/v1/assign", _starlette_endpoint, methods=["POST"])])
+
+
+# --- (iii) raw ASGI ---------------------------------------------------------------------------
+
+
+async def _raw(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS})
+    await send({"type": "http.response.body", "body": _RAW_BODY})
+
+
+def raw_app() -> ASGIApp:
+    return _raw
+
+
+# --- (i) kx-edge ------------------------------------------------------------------------------
+
+
+def assign_app() -> Starlette:
+    """`edge.asgi.create_app_from_environment` plus the bench routes (never the demo)."""
+    config = os.environ.get("KX_EDGE_CONFIG")
+    loaded = load_settings(config_path=Path(config) if config else None)
+    settings = ensure_local_secrets(loaded.settings).settings
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        secrets=[str(getattr(settings, name)) for name in SECRET_ENV if getattr(settings, name)],
+    )
+    holder: dict[str, ASGIApp] = {}
+
+    async def stats(request: Request) -> Response:
+        svc: Services = request.state.services
+        resolver = svc.resolver
+        counters = resolver.metrics.snapshot() if isinstance(resolver, Resolver) else {}
+        return JSONResponse({"pid": os.getpid(), "resolver": counters})
+
+    async def inprocess(request: Request) -> Response:
+        spec = msgspec.json.decode(await request.body(), type=InProcessSpec)
+        state = dict(request.scope["state"])
+        return Response(
+            msgspec.json.encode(await in_process(holder["app"], state, spec)), media_type="application/json"
+        )
+
+    app = create_app(
+        settings,
+        extra_routes=[
+            Route("/__bench/stats", stats, methods=["GET"]),
+            Route("/__bench/inprocess", inprocess, methods=["POST"]),
+        ],
+    )
+    holder["app"] = app
+    return app
+
+
+# --- the in-process measurement ---------------------------------------------------------------
+
+
+class InProcessSpec(msgspec.Struct):
+    path: str
+    query_string: str
+    headers: list[tuple[str, str]]
+    bodies: list[str]
+    iterations: int = 5_000
+    repeats: int = 5
+    profile: bool = False
+
+
+class _Sink:
+    """A `send` that counts statuses: the cheapest stand-in for the server."""
+
+    __slots__ = ("statuses",)
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, int] = {}
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+Prepared = tuple[dict[str, Any], Receive]
+
+
+def _requests(spec: InProcessSpec, state: dict[str, Any]) -> list[Prepared]:
+    """One (scope, receive) per body, shaped as uvicorn makes them; receive hands over the whole
+    body at once, as httptools does for a small body."""
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in spec.headers]
+    made: list[Prepared] = []
+    for body in spec.bodies:
+        raw = body.encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 50000),
+            "scheme": "http",
+            "method": "POST",
+            "root_path": "",
+            "path": spec.path,
+            "raw_path": spec.path.encode(),
+            "query_string": spec.query_string.encode(),
+            "headers": [*headers, (b"content-length", str(len(raw)).encode())],
+            "state": state,
+        }
+        message: Message = {"type": "http.request", "body": raw, "more_body": False}
+
+        async def receive(message: Message = message) -> Message:
+            return message
+
+        made.append((scope, receive))
+    return made
+
+
+Call = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def _time_calls(
+    apps: Sequence[Call],
+    requests: Sequence[Prepared],
+    spec: InProcessSpec,
+    sink: _Sink,
+    *,
+    gc_off: bool = False,
+) -> list[float]:
+    """Best µs per call of each app over `spec.iterations` calls, each call with fresh copies of
+    the scope and its state (uvicorn makes both per request). The apps take turns, repeat after
+    repeat, so that other load on the machine hits them alike."""
+    best = [float("inf")] * len(apps)
+    count = len(requests)
+    for _ in range(spec.repeats):
+        for index, app in enumerate(apps):
+            if gc_off:
+                gc.disable()
+            try:
+                started = time.perf_counter()
+                for i in range(spec.iterations):
+                    scope, receive = requests[i % count]
+                    scope = dict(scope)
+                    scope["state"] = dict(scope["state"])
+                    await app(scope, receive, sink)
+                elapsed = time.perf_counter() - started
+            finally:
+                gc.enable()
+            best[index] = min(best[index], elapsed / spec.iterations)
+    return [seconds * 1e6 for seconds in best]
+
+
+async def _noop(scope: Scope, receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS})
+    await send({"type": "http.response.body", "body": _RAW_BODY})
+
+
+async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
+    """µs per request of each step of `edge.storefront.assign._answer`, each timed alone over the
+    same bodies, in the handler's order. A rebuild of the handler's steps, for attribution only:
+    `handler_us` is the real handler."""
+    settings = svc.settings
+    public_key = dict(parse_qsl(spec.query_string))["site"]
+    runtime = svc.runtimes.cached(public_key)
+    assert runtime is not None
+    bodies = [body.encode() for body in spec.bodies]
+    n = max(1, spec.iterations // len(bodies)) * len(bodies)
+    steps: dict[str, float] = {}
+    now = int(svc.clock())
+    deadline_s = settings.resolve_deadline_ms / 1000
+    secret, site_id, max_age = runtime.secret, runtime.site.id, settings.sticky_max_age_s
+
+    def clock(name: str, started: float) -> None:
+        steps[name] = min(steps.get(name, float("inf")), (time.perf_counter() - started) / n * 1e6)
+
+    decoded = [request_decoder.decode(body) for body in bodies]
+    vids = [r.visitor_id or "" for r in decoded]
+    whos = [await identify(runtime, r.kx, svc.resolver, deadline_s=deadline_s) for r in decoded]
+    stickies = [
+        decode_sticky(secret, site_id, v, r.sticky, now, max_age) for v, r in zip(vids, decoded, strict=True)
+    ]
+    decisions = [
+        decide(runtime.compiled, v, w.identity, s) for v, w, s in zip(vids, whos, stickies, strict=True)
+    ]
+    tokens = [encode_sticky(secret, site_id, v, d.sticky, now) for v, d in zip(vids, decisions, strict=True)]
+    count = len(bodies)
+    for _ in range(spec.repeats):
+        started = time.perf_counter()
+        for i in range(n):
+            request_decoder.decode(bodies[i % count])
+        clock("decode body (msgspec)", started)
+
+        query = spec.query_string
+        started = time.perf_counter()
+        for _ in range(n):
+            for name, value in parse_qsl(query, max_num_fields=20):
+                if name == "site":
+                    svc.runtimes.cached(value)
+                    break
+        clock("site lookup (parse_qsl + dict)", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            await identify(runtime, decoded[i % count].kx, svc.resolver, deadline_s=deadline_s)
+        clock("identify (parse_kx + resolver L1 hit)", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            k = i % count
+            decode_sticky(secret, site_id, vids[k], decoded[k].sticky, now, max_age)
+        clock("decode_sticky", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            k = i % count
+            decide(runtime.compiled, vids[k], whos[k].identity, stickies[k])
+        clock("decide", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            k = i % count
+            encode_sticky(secret, site_id, vids[k], decisions[k].sticky, now)
+        clock("encode_sticky", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            k = i % count
+            response_encoder.encode(
+                AssignResponse(
+                    visitor_id=vids[k],
+                    identity=whos[k].identity.kind.value,
+                    retry_after_ms=whos[k].retry_after_ms,
+                    warnings=[],
+                    experiences=[
+                        ExperienceOut(
+                            d.experience_id, d.type.value, d.status.value, d.entered, d.variation_id,
+                            d.is_control, d.reason.value,
+                        )
+                        for d in decisions[k].decisions
+                    ],
+                    sticky=tokens[k],
+                )
+            )  # fmt: skip
+        clock("build + encode response", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            k = i % count
+            r = request_decoder.decode(bodies[k])
+            for name, value in parse_qsl(query, max_num_fields=20):
+                if name == "site":
+                    svc.runtimes.cached(value)
+                    break
+            who = await identify(runtime, r.kx, svc.resolver, deadline_s=deadline_s)
+            vid = r.visitor_id or ""
+            entries = decode_sticky(secret, site_id, vid, r.sticky, now, max_age)
+            decision = decide(runtime.compiled, vid, who.identity, entries)
+            token = encode_sticky(secret, site_id, vid, decision.sticky, now)
+            response_encoder.encode(
+                AssignResponse(
+                    visitor_id=vid,
+                    identity=who.identity.kind.value,
+                    retry_after_ms=who.retry_after_ms,
+                    warnings=[],
+                    experiences=[
+                        ExperienceOut(
+                            d.experience_id, d.type.value, d.status.value, d.entered, d.variation_id,
+                            d.is_control, d.reason.value,
+                        )
+                        for d in decision.decisions
+                    ],
+                    sticky=token,
+                )
+            )  # fmt: skip
+        clock(SEQUENCE, started)
+    return steps
+
+
+async def in_process(app: ASGIApp, state: dict[str, Any], spec: InProcessSpec) -> dict[str, Any]:
+    """µs per `/v1/assign` with no HTTP server: the whole app (Starlette's outer middleware, the
+    request-context middleware, the fast path), the handler alone, each step of the handler, and
+    the harness itself (a no-op ASGI app called the same way)."""
+    requests = _requests(spec, state)
+    checked, sink = _Sink(), _Sink()
+    once = msgspec.structs.replace(spec, repeats=1)
+    await _time_calls([app, assign], requests, once, checked)  # warm-up, and the statuses reported
+    app_us, handler_us, harness_us = await _time_calls([app, assign, _noop], requests, spec, sink)
+    result: dict[str, Any] = {
+        "app_us": app_us,
+        "handler_us": handler_us,
+        "harness_us": harness_us,
+        "steps_us": await _time_steps(state["services"], spec),
+        "statuses": checked.statuses,
+    }
+    if spec.profile:
+        result["app_gc_off_us"], result["handler_gc_off_us"] = await _time_calls(
+            [app, assign], requests, spec, sink, gc_off=True
+        )
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await _time_calls([app], requests, once, sink)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        result["profile"] = out.getvalue()
+    return result
+
+
+async def in_process_baselines(spec: InProcessSpec) -> dict[str, float]:
+    """The bare Starlette and raw ASGI apps called the same way (no lifespan state needed)."""
+    requests = _requests(spec, {})
+    sink = _Sink()
+    apps: list[Call] = [starlette_app(), raw_app()]
+    await _time_calls(apps, requests, msgspec.structs.replace(spec, repeats=1), sink)
+    if set(sink.statuses) != {200}:
+        raise RuntimeError(f"the baseline apps answered {sink.statuses}")
+    starlette_us, raw_us = await _time_calls(apps, requests, spec, sink)
+    return {"starlette_us": starlette_us, "raw_us": raw_us}

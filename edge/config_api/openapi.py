@@ -1,0 +1,315 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 document of the configuration API and the storefront.
+
+Bodies are not written by hand: their schemas are generated with `msgspec.json.schema_components`
+from the types the handlers decode or answer with (`ExperienceDocument`/`ExperienceView`,
+`ExplainRequest`/`ExplainResponse` with targeting's own trace types, `SegmentList`, the sites
+route's `SiteCreate`/`SitePatch`, the storefront's `AssignRequest`/`AssignResponse`, ...). Paths,
+parameters, status codes, headers and security are described here in code, one `Op` per
+operation. The document is built once per app and kept on its state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from edge.config_api.documents import (
+    EXPERIENCE_TYPES,
+    REF_TEMPLATE,
+    ExperienceDocument,
+    ExperienceList,
+    ExperienceView,
+)
+from edge.config_api.explaining import ExplainRequest, ExplainResponse
+from edge.config_api.views import (
+    ConnectStarted,
+    ErrorResponse,
+    KlaviyoDisconnected,
+    KlaviyoStatus,
+    SegmentList,
+    SiteCreated,
+    SiteList,
+    SiteView,
+)
+from edge.routes.sites import SiteCreate, SitePatch
+from edge.storefront.wire import AssignRequest, AssignResponse
+from targeting import ExperienceStatus, ExperienceType
+
+OPENAPI_PATH: Final = "/openapi.json"
+_STATE_ATTRIBUTE: Final = "openapi_document"
+Security = tuple[dict[str, list[str]], ...]
+SITE: Final[Security] = ({"siteKey": []}, {"operatorToken": []})
+OPERATOR: Final[Security] = ({"operatorToken": []},)
+PUBLIC: Final[Security] = ()
+
+_ERRORS: Final = {
+    400: "Malformed JSON, query or headers.",
+    401: "Credentials are missing or wrong.",
+    403: "The Origin is not allowed for this site.",
+    404: "No such resource here (also another site's: ids cannot be probed).",
+    409: "The change conflicts with the resource's state (lifecycle, connection, duplicates).",
+    412: "If-Match names an older version; `details.current_version` is the current one.",
+    413: "The request body is too large.",
+    422: "The body does not validate; `details` lists every problem with its path.",
+    428: "If-Match is required.",
+    503: "A dependency (Klaviyo) is not configured or did not answer; see Retry-After when present.",
+}
+_HEADERS: Final = {
+    "ETag": 'The version, quoted (`"3"`): send it back in If-Match.',
+    "Location": "The new resource's URL.",
+    "Retry-After": "Seconds after which trying again may succeed.",
+    "WWW-Authenticate": "The authentication scheme (Bearer).",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    description: str
+    body: type[Any] | None = None
+    headers: tuple[str, ...] = ()
+    media_type: str = "application/json"
+    links_to: tuple[str, ...] = ()  # operations on the experience this answer names (OpenAPI links)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    where: str  # query | header
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    answers: tuple[Answer, ...]
+    errors: tuple[int, ...]
+    security: Security = SITE
+    request: type[Any] | None = None
+    request_media_types: tuple[str, ...] = ("application/json",)
+    params: tuple[Param, ...] = ()
+    description: str = ""
+
+
+IF_MATCH: Final = Param(
+    "If-Match", "header", {"type": "string"}, 'The ETag you read (`"3"`); `*` matches any version.', True
+)
+IF_NONE_MATCH: Final = Param(
+    "If-None-Match", "header", {"type": "string"}, "An ETag you hold: 304 if still current."
+)
+_EXPERIENCE = "/v1/sites/{site_id}/experiences"
+_ITEM = _EXPERIENCE + "/{experience_id}"
+_WRITE_ERRORS = (400, 401, 404, 409, 413, 422, 503)
+_ITEM_OPERATIONS = ("getExperience", "replaceExperience", "deleteExperience", "startExperience",
+                    "pauseExperience", "endExperience")  # fmt: skip
+
+
+def _action(name: str, summary: str) -> Op:
+    return Op(
+        "POST", f"{_ITEM}/{name}", f"{name}Experience", summary, "experiences",
+        (Answer(200, "The experience with its new status and version.", ExperienceView, ("ETag",)),),
+        (401, 404, 409, 412, 422, 428, 503), params=(IF_MATCH,),
+    )  # fmt: skip
+
+
+OPERATIONS: Final[tuple[Op, ...]] = (
+    Op("POST", "/v1/sites", "createSite", "Create a site (operator).", "sites",
+       (Answer(201, "The site, with its api_key shown once.", SiteCreated),), (400, 401, 413, 422),
+       security=OPERATOR, request=SiteCreate),
+    Op("GET", "/v1/sites", "listSites", "List sites (operator).", "sites",
+       (Answer(200, "Every site.", SiteList),), (401,), security=OPERATOR),
+    Op("GET", "/v1/sites/{site_id}", "getSite", "Read a site.", "sites",
+       (Answer(200, "The site.", SiteView),), (401, 404)),
+    Op("PATCH", "/v1/sites/{site_id}", "updateSite", "Change a site's name or allowed origins.", "sites",
+       (Answer(200, "The site.", SiteView),), (400, 401, 404, 413, 422), request=SitePatch),
+    Op("GET", _EXPERIENCE, "listExperiences", "List experiences, oldest first.", "experiences",
+       (Answer(200, "The experiences.", ExperienceList),), (400, 401, 404),
+       params=(
+           Param("status", "query", {"enum": [str(s) for s in ExperienceStatus]}, "Only this status."),
+           Param("type", "query", {"enum": [str(t) for t in ExperienceType]}, "Only this type."),
+       )),
+    Op("POST", _EXPERIENCE, "createExperience", "Create an experience (as draft, or live to start it).",
+       "experiences",
+       (Answer(201, "The stored experience, with warnings.", ExperienceView, ("ETag", "Location"),
+               links_to=_ITEM_OPERATIONS),),
+       _WRITE_ERRORS, request=ExperienceDocument),
+    Op("GET", _ITEM, "getExperience", "Read an experience.", "experiences",
+       (Answer(200, "The experience.", ExperienceView, ("ETag",)),
+        Answer(304, "Not modified: If-None-Match names the current version.", None, ("ETag",))),
+       (401, 404), params=(IF_NONE_MATCH,)),
+    Op("PUT", _ITEM, "replaceExperience", "Replace an experience (the whole document).", "experiences",
+       (Answer(200, "The stored experience, with warnings.", ExperienceView, ("ETag",)),),
+       (*_WRITE_ERRORS, 412, 428), request=ExperienceDocument, params=(IF_MATCH,),
+       description="The body's id must be the URL's or absent; a status change must be an allowed "
+       "transition (draft -> live|ended, live -> paused|ended, paused -> live|ended; ended is final)."),
+    Op("DELETE", _ITEM, "deleteExperience", "Delete an experience (not while live).", "experiences",
+       (Answer(204, "Deleted."),), (401, 404, 409, 412, 428), params=(IF_MATCH,)),
+    _action("start", "Start (draft or paused -> live)."),
+    _action("pause", "Pause (live -> paused)."),
+    _action("end", "End (-> ended, final)."),
+    Op("GET", "/v1/sites/{site_id}/klaviyo", "getKlaviyoConnection", "The Klaviyo connection's status.",
+       "klaviyo", (Answer(200, "The connection.", KlaviyoStatus),), (401, 404)),
+    Op("POST", "/v1/sites/{site_id}/klaviyo/connect", "connectKlaviyo", "Start connecting Klaviyo (OAuth).",
+       "klaviyo", (Answer(200, "Where to send the merchant's browser.", ConnectStarted),), (401, 404, 503)),
+    Op("DELETE", "/v1/sites/{site_id}/klaviyo", "disconnectKlaviyo", "Disconnect Klaviyo (revokes the tokens).",
+       "klaviyo", (Answer(200, "The connection, now disconnected.", KlaviyoDisconnected),), (401, 404, 503)),
+    Op("GET", "/v1/sites/{site_id}/klaviyo/segments", "listSegments",
+       "The connected account's segments, starred first (cached 60 s).", "klaviyo",
+       (Answer(200, "The segments.", SegmentList),), (400, 401, 404, 409, 503),
+       params=(Param("q", "query", {"type": "string", "maxLength": 200}, "Part of a name (any case)."),)),
+    Op("POST", "/v1/sites/{site_id}/explain", "explain", "Explain every decision for one visitor.", "explain",
+       (Answer(200, "Identity, sticky entries, and per experience the decision, trace and summary.",
+               ExplainResponse),),
+       (400, 401, 404, 413, 422), request=ExplainRequest),
+    Op("POST", "/v1/assign", "assign", "Decide every live experience for a storefront visitor.", "storefront",
+       (Answer(200, "The decisions and the next sticky token.", AssignResponse),),
+       (400, 403, 404, 413, 422), security=PUBLIC, request=AssignRequest,
+       request_media_types=("application/json", "text/plain"),
+       params=(Param("site", "query", {"type": "string", "minLength": 1}, "The site's public key.", True),),
+       description="The snippet sends the JSON body as text/plain (a CORS simple request: no preflight)."),
+    Op("GET", "/v1/snippet.js", "snippet", "The storefront snippet.", "storefront",
+       (Answer(200, "The JavaScript.", str, media_type="application/javascript"),
+        Answer(304, "Not modified.", None, ("ETag",))),
+       (), security=PUBLIC,
+       params=(Param("site", "query", {"type": "string"}, "The site's public key (read by the snippet)."),
+               IF_NONE_MATCH)),
+    Op("GET", OPENAPI_PATH, "openapi", "This document.", "meta",
+       (Answer(200, "The OpenAPI document.", dict[str, Any]),), (), security=PUBLIC),
+)  # fmt: skip
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+
+
+def _param(param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": param.where,
+        "required": param.required,
+        "description": param.description,
+        "schema": param.schema,
+    }
+
+
+def _headers(names: tuple[str, ...], required: bool = True) -> dict[str, Any]:
+    return {
+        name: {"description": _HEADERS[name], "required": required, "schema": {"type": "string"}}
+        for name in names
+    }
+
+
+def _link(operation_id: str) -> dict[str, Any]:
+    """From a created experience to an operation on it, If-Match included where it takes one."""
+    parameters = {"path.site_id": "$request.path.site_id", "path.experience_id": "$response.body#/id"}
+    if operation_id != "getExperience":
+        parameters["header.If-Match"] = "$response.header.ETag"
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+def _operation(op: Op, schema_of: dict[type[Any], dict[str, Any]]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for answer in op.answers:
+        response: dict[str, Any] = {"description": answer.description}
+        if answer.body is not None:
+            response["content"] = {answer.media_type: {"schema": schema_of[answer.body]}}
+        if answer.headers:
+            response["headers"] = _headers(answer.headers)
+        if answer.links_to:
+            response["links"] = {name: _link(name) for name in answer.links_to}
+        responses[str(answer.status)] = response
+    for status in op.errors:
+        error: dict[str, Any] = {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"schema": schema_of[ErrorResponse]}},
+        }
+        optional = {401: ("WWW-Authenticate",), 412: ("ETag",), 428: ("ETag",), 503: ("Retry-After",)}
+        if status in optional:
+            error["headers"] = _headers(optional[status], required=False)
+        responses[str(status)] = error
+    operation: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": _path_params(op.path) + [_param(p) for p in op.params],
+        "responses": responses,
+        "security": list(op.security),
+    }
+    if op.description:
+        operation["description"] = op.description
+    if op.request is not None:
+        schema = schema_of[op.request]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {media_type: {"schema": schema} for media_type in op.request_media_types},
+        }
+    return operation
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document (a fresh dict each call)."""
+    types: list[Any] = [ErrorResponse, *EXPERIENCE_TYPES, str]
+    for op in OPERATIONS:
+        types += [a.body for a in op.answers if a.body is not None]
+        if op.request is not None:
+            types.append(op.request)
+    unique = list(dict.fromkeys(types))
+    schemas, components = msgspec.json.schema_components(unique, ref_template=REF_TEMPLATE)
+    schema_of = dict(zip(unique, schemas, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, schema_of)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kx-edge",
+            "version": "1",
+            "description": "Storefront personalization and A/B tests targeted by Klaviyo segments: "
+            "the configuration API (Authorization: Bearer <site api_key>, or the operator token) "
+            'and the storefront endpoints. Errors are {"error": {"code", "message", "details"?}}.',
+        },
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "siteKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The site's api_key (sk_...).",
+                },
+                "operatorToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "KX_EDGE_OPERATOR_TOKEN.",
+                },
+            },
+        },
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    state = request.app.state
+    body: bytes | None = getattr(state, _STATE_ATTRIBUTE, None)
+    if body is None:
+        body = msgspec.json.encode(build_openapi())
+        setattr(state, _STATE_ATTRIBUTE, body)
+    return Response(body, media_type="application/json")
+
+
+routes: list[BaseRoute] = [Route(OPENAPI_PATH, openapi_json, methods=["GET"])]
