@@ -29,7 +29,7 @@ from edge.settings import Settings
 from edge.snippet import snippet_response
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
-from edge.storefront.assign import StorefrontFastPath
+from edge.storefront.assign import EdgeApp
 from edge.storefront.identity import SegmentResolver
 from oauth.crypto import TokenCipher
 
@@ -113,7 +113,7 @@ def create_app(
                 await own_store.close()
             logger.info("kx-edge stopped")
 
-    return Starlette(
+    return EdgeApp(
         routes=[
             *health.routes,
             *storefront_routes(),
@@ -126,17 +126,14 @@ def create_app(
             *admin_routes,
             *extra_routes,
         ],
-        middleware=[
-            Middleware(RequestContextMiddleware, access_log=settings.access_log),
-            Middleware(StorefrontFastPath),
-        ],
+        middleware=[Middleware(RequestContextMiddleware, access_log=settings.access_log)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
 
 
 def storefront_routes() -> list[BaseRoute]:
-    """`/v1/assign` is served by `StorefrontFastPath` before routing; the snippet is a route,
+    """`/v1/assign` is served by `EdgeApp` before any middleware; the snippet is a route,
     gzipped here only (the JSON answers are small and sent uncompressed, on purpose)."""
     snippet = GZipMiddleware(request_response(snippet_response), minimum_size=500)
     return [Route("/v1/snippet.js", snippet, methods=["GET", "HEAD"])]

@@ -21,6 +21,7 @@ from edge.klaviyo.types import ConnectionRef
 from edge.sites import signing_secret
 from edge.store import SiteRecord, Store
 from edge.store.connections import SqliteConnectionStore
+from edge.storefront.memo import StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
 from targeting import CompiledSite, Experience, ValidationError, compile_site, parse_experience
@@ -36,6 +37,7 @@ class SiteRuntime:
     secret: bytes
     origins: frozenset[str]
     connection: Connection | None
+    memo: StorefrontMemo
 
     @property
     def config_version(self) -> int:
@@ -123,13 +125,15 @@ class SiteRuntimes:
                 # Stored documents were validated on write; this only happens across an
                 # incompatible upgrade. Skip the experience rather than the whole site.
                 logger.error("stored experience %s of %s no longer validates: %s", record.id, site.id, exc)
+        secret = signing_secret(site, self._cipher)
         return SiteRuntime(
             site=site,
             compiled=compile_site(experiences.values()),
             experiences=experiences,
-            secret=signing_secret(site, self._cipher),
+            secret=secret,
             origins=frozenset(site.allowed_origins),
             connection=await self._connections.get(site.id),
+            memo=StorefrontMemo(secret, site.id),
         )
 
     def _install(self, runtime: SiteRuntime) -> None:

@@ -48,6 +48,8 @@ from targeting.sticky import (
     StickyOutcome,
     decode_sticky,
     encode_sticky,
+    read_sticky,
+    token_is_current,
 )
 from targeting.validation import parse_experience
 
@@ -108,4 +110,6 @@ __all__ = [
     "hash_v1",
     "hash_v2",
     "parse_experience",
+    "read_sticky",
+    "token_is_current",
 ]

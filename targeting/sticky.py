@@ -114,31 +114,52 @@ def decode_sticky(
     max_age_s: int = DEFAULT_MAX_AGE_S,
 ) -> dict[str, StickyEntry]:
     """The entries of a valid token, or `{}` for any problem at all (never raises)."""
+    read = read_sticky(secret, site_id, visitor_id, token, now, max_age_s)
+    return {} if read is None else read[0]
+
+
+def token_is_current(issued_at: int, now: int, max_age_s: int = DEFAULT_MAX_AGE_S) -> bool:
+    """Whether a token issued at `issued_at` is neither expired nor from the future at `now`."""
+    return now - max_age_s <= issued_at <= now + CLOCK_SKEW_S
+
+
+def read_sticky(
+    secret: bytes,
+    site_id: str,
+    visitor_id: str,
+    token: str | None,
+    now: int,
+    max_age_s: int = DEFAULT_MAX_AGE_S,
+) -> tuple[dict[str, StickyEntry], int] | None:
+    """`decode_sticky` with the token's issue time: `(entries, issued_at)`, or None for any
+    problem at all (never raises). Callers that cache verified tokens need the issue time to
+    expire them, and to re-issue a token only once it has aged."""
     if not secret or not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
-        return {}
+        return None
     if not _TOKEN_TEXT.fullmatch(token) or len(token) % 4 == 1:
-        return {}
+        return None
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
-        return {}
+        return None
     if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
-        return {}  # non-canonical trailing bits: one token, one spelling
+        return None  # non-canonical trailing bits: one token, one spelling
     payload, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
     if len(raw) <= TAG_BYTES or not hmac.compare_digest(tag, _tag(secret, site_id, visitor_id, payload)):
-        return {}
+        return None
     try:
         version, issued_at, packed = _decoder.decode(payload)
     except msgspec.DecodeError:
-        return {}
-    if version != FORMAT or not now - max_age_s <= issued_at <= now + CLOCK_SKEW_S:
-        return {}
+        return None
+    if version != FORMAT or not token_is_current(issued_at, now, max_age_s):
+        return None
     if not _safe_ids([*packed, *(value for value in packed.values() if isinstance(value, str))]):
-        return {}
+        return None
     entered = StickyOutcome.ENTERED
-    return {
+    entries = {
         experience_id: StickyEntry(entered, value)
         if isinstance(value, str)
         else (DEFAULT_CONTROL if value == _DEFAULT_CONTROL else EXCLUDED)
         for experience_id, value in packed.items()
     }
+    return entries, issued_at

@@ -8,44 +8,49 @@ pure decision and msgspec encode. Bad input never becomes a 500: each class has 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from edge.errors import error_body
+from edge.middleware import access_logger
 from edge.runtime import SiteRuntime
 from edge.services import Services
 from edge.storefront.identity import identify
 from edge.storefront.wire import (
     MAX_URL_CHARS,
-    AssignResponse,
-    ExperienceOut,
     new_visitor_id,
     request_decoder,
     response_encoder,
     valid_visitor_id,
 )
-from targeting import decide, decode_sticky, encode_sticky
+from targeting import StickyEntry, decide
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
+_NO_ENTRIES: Mapping[str, StickyEntry] = MappingProxyType({})
 Headers = list[tuple[bytes, bytes]]
 
 
-class StorefrontFastPath:
-    """Sends `/v1/assign` straight to its handler; everything else goes on to the router."""
+class EdgeApp(Starlette):
+    """Starlette, with `/v1/assign` answered before the middleware stack and the router.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    The storefront's hot path then costs what raw ASGI costs; the handler adds its own request
+    id and turns any unexpected error into the JSON 500 itself.
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == ASSIGN_PATH:
             await assign(scope, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
 
 class _Refused(Exception):
@@ -56,25 +61,42 @@ class _Refused(Exception):
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     svc: Services = scope["state"]["services"]
-    cors: Headers = []
+    cors: Headers = [(b"x-request-id", secrets.token_hex(8).encode())]
+    started = time.perf_counter() if svc.settings.access_log else 0.0
+    status = 200
+    try:
+        status = await _handle(svc, scope, receive, send, cors)
+    except Exception:
+        status = 500
+        logger.exception("assign failed")
+        await _send(send, 500, error_body("internal_error", "Something went wrong on our side."), cors)
+    if started:
+        access_logger.info(
+            "%s %s %s", scope["method"], ASSIGN_PATH, status,
+            extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+        )  # fmt: skip
+
+
+async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, cors: Headers) -> int:
     try:
         origin, declared_length = _request_headers(scope["headers"])
         runtime = await _site(svc, scope["query_string"])
         if origin is not None:
             if origin not in runtime.origins:
                 raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
-            cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+            cors += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
         if scope["method"] == "OPTIONS":
             await _preflight(send, cors, svc.settings.cors_max_age_s)
-            return
+            return 204
         if scope["method"] != "POST":
             raise _Refused(405, "method_not_allowed", "Use POST.", [(b"allow", b"POST, OPTIONS")])
         body = await _read_body(receive, svc.settings.assign_max_body_bytes, declared_length)
         payload = await _answer(svc, runtime, body)
     except _Refused as refused:
         await _send(send, refused.status, error_body(refused.code, refused.message), cors + refused.headers)
-        return
+        return refused.status
     await _send(send, 200, payload, cors)
+    return 200
 
 
 async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
@@ -98,36 +120,34 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
     who = await identify(runtime, request.kx, svc.resolver, deadline_s=settings.resolve_deadline_ms / 1000)
     warnings.extend(who.warnings)
     now = int(svc.clock())
-    sticky = decode_sticky(
-        runtime.secret, runtime.site.id, visitor_id, request.sticky, now, settings.sticky_max_age_s
-    )
-    if request.sticky and not sticky:
+    memo = runtime.memo
+    carried = memo.read_token(visitor_id, request.sticky, now, settings.sticky_max_age_s)
+    if request.sticky and carried is None:
         warnings.append("sticky_ignored")
-    decision = decide(runtime.compiled, visitor_id, who.identity, sticky)
+    decision = decide(runtime.compiled, visitor_id, who.identity, carried[0] if carried else _NO_ENTRIES)
     for observer in svc.assign_observers:
         try:
             observer.observed(runtime, visitor_id, who, decision, url)
         except Exception:
             logger.exception("an assignment observer failed")
-    return response_encoder.encode(
-        AssignResponse(
-            visitor_id=visitor_id,
-            identity=who.identity.kind.value,
-            retry_after_ms=who.retry_after_ms,
-            warnings=warnings,
-            experiences=[
-                ExperienceOut(
-                    d.experience_id,
-                    d.type.value,
-                    d.status.value,
-                    d.entered,
-                    d.variation_id,
-                    d.is_control,
-                    d.reason.value,
-                )
-                for d in decision.decisions
-            ],
-            sticky=encode_sticky(runtime.secret, runtime.site.id, visitor_id, decision.sticky, now),
+    previous = (request.sticky, carried[0], carried[1]) if carried and request.sticky else None
+    token = memo.issue_token(visitor_id, decision.sticky, now, previous)
+    # Assembled from pre-encoded parts: the visitor id and token are URL-safe by construction.
+    return b"".join(
+        (
+            b'{"visitor_id":"',
+            visitor_id.encode(),
+            b'","identity":"',
+            who.identity.kind.value.encode(),
+            b'","retry_after_ms":',
+            b"null" if who.retry_after_ms is None else str(who.retry_after_ms).encode(),
+            b',"warnings":',
+            response_encoder.encode(warnings),
+            b',"experiences":[',
+            b",".join([memo.fragment(d) for d in decision.decisions]),
+            b'],"sticky":"',
+            token.encode(),
+            b'"}',
         )
     )
 
@@ -147,10 +167,13 @@ def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None
 
 async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
     public_key = ""
-    for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
-        if name == "site":
-            public_key = value
-            break
+    if query_string.startswith(b"site=") and not any(c in query_string for c in b"&%+"):
+        public_key = query_string[5:].decode("latin-1")  # the snippet's plain ?site=pk_...
+    else:
+        for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
+            if name == "site":
+                public_key = value
+                break
     if not public_key:
         raise _Refused(400, "missing_site", "The site query parameter (the site's public key) is required.")
     if len(public_key) > 128:
@@ -200,6 +223,7 @@ async def _send(send: Send, status: int, body: bytes, extra: Headers) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
         *extra,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})

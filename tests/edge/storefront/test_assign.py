@@ -339,3 +339,36 @@ async def test_unknown_fields_are_ignored_for_newer_snippets(
     client, site = shop
     response = await _assign(client, site, {"visitor_id": "n" * 22, "screen": "1920x1080"})
     assert response.status_code == 200
+
+
+async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: Settings) -> None:
+    class BrokenResolver:
+        async def resolve(
+            self,
+            conn: ConnectionRef,
+            kx: str | None,
+            targeted: frozenset[str],
+            deadline_s: float | None = None,
+        ) -> Resolution:
+            raise RuntimeError("a bug")
+
+    async with app_client(create_app(settings, resolver=BrokenResolver())) as client:
+        site = await create_site(client, settings, origins=[SHOP])
+        await put_experience(client, site["id"], FREE_SHIPPING)
+        await connect_directly(client, site["id"])
+        response = await _assign(client, site, {"kx": VIP_KX})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert len(response.headers["x-request-id"]) == 16
+
+
+async def test_a_returning_visitor_keeps_the_same_token_while_nothing_changes(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    first = (await _assign(client, site, {"visitor_id": "r" * 22, "kx": WHOLESALE_KX})).json()
+    again = (
+        await _assign(client, site, {"visitor_id": "r" * 22, "kx": WHOLESALE_KX, "sticky": first["sticky"]})
+    ).json()
+    assert again["sticky"] == first["sticky"]
+    assert again["warnings"] == []

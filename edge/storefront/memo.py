@@ -1,0 +1,82 @@
+"""Per-site memory for the assignment hot path: verified sticky tokens and encoded decisions.
+
+Both are pure functions of their inputs, so remembering them changes no answer:
+- a token is verified (HMAC, msgpack, id checks) once per (visitor, token); later requests with
+  the same token reuse the result until it expires. A returning visitor whose sticky entries did
+  not change gets the same token back until it is a day old, instead of a fresh signature.
+- decisions are values (the engine builds every outcome at compile time), so each one's JSON
+  fragment is encoded once.
+The memo lives on a `SiteRuntime` and is replaced with it when the configuration changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from targeting import Decision, StickyEntry, encode_sticky, read_sticky, token_is_current
+
+REISSUE_AFTER_S = 86_400
+MAX_TOKENS = 20_000
+MAX_FRAGMENTS = 10_000
+_encode = msgspec.json.Encoder().encode
+
+Entries = dict[str, StickyEntry]
+
+
+class StorefrontMemo:
+    __slots__ = ("_fragments", "_secret", "_site_id", "_tokens")
+
+    def __init__(self, secret: bytes, site_id: str) -> None:
+        self._secret = secret
+        self._site_id = site_id
+        self._tokens: dict[tuple[str, str], tuple[Entries, int]] = {}
+        self._fragments: dict[Decision, bytes] = {}
+
+    def read_token(
+        self, visitor_id: str, token: str | None, now: int, max_age_s: int
+    ) -> tuple[Entries, int] | None:
+        """The token's entries and issue time, or None when it is missing or not valid."""
+        if not token:
+            return None
+        key = (visitor_id, token)
+        known = self._tokens.get(key)
+        if known is not None:
+            return known if token_is_current(known[1], now, max_age_s) else None
+        read = read_sticky(self._secret, self._site_id, visitor_id, token, now, max_age_s)
+        if read is not None:
+            self._remember(key, read)
+        return read
+
+    def issue_token(
+        self,
+        visitor_id: str,
+        entries: Mapping[str, StickyEntry],
+        now: int,
+        previous: tuple[str, Entries, int] | None,
+    ) -> str:
+        """The token to send back: the previous one when nothing changed and it is recent."""
+        if previous is not None:
+            token, old_entries, issued_at = previous
+            if now - issued_at < REISSUE_AFTER_S and old_entries == entries:
+                return token
+        token = encode_sticky(self._secret, self._site_id, visitor_id, entries, now)
+        self._remember((visitor_id, token), (dict(entries), now))
+        return token
+
+    def fragment(self, decision: Decision) -> bytes:
+        """`decision` as the storefront's JSON element."""
+        encoded = self._fragments.get(decision)
+        if encoded is None:
+            encoded = _encode(decision.to_dict())
+            if len(self._fragments) < MAX_FRAGMENTS:
+                self._fragments[decision] = encoded
+        return encoded
+
+    def _remember(self, key: tuple[str, str], value: tuple[Entries, int]) -> None:
+        if len(self._tokens) >= MAX_TOKENS:
+            # Oldest first (dicts keep insertion order): drop a tenth in one go.
+            for stale in list(self._tokens)[: MAX_TOKENS // 10]:
+                del self._tokens[stale]
+        self._tokens[key] = value
