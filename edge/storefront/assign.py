@@ -31,7 +31,7 @@ from edge.storefront.wire import (
     response_encoder,
     valid_visitor_id,
 )
-from targeting import StickyEntry, decide
+from targeting import StickyEntry
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
@@ -124,7 +124,13 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
     carried = memo.read_token(visitor_id, request.sticky, now, settings.sticky_max_age_s)
     if request.sticky and carried is None:
         warnings.append("sticky_ignored")
-    decision = decide(runtime.compiled, visitor_id, who.identity, carried[0] if carried else _NO_ENTRIES)
+    decision, experiences = memo.decide(
+        runtime.compiled,
+        visitor_id,
+        who.identity,
+        request.sticky if carried and request.sticky else "",
+        carried[0] if carried else _NO_ENTRIES,
+    )
     for observer in svc.assign_observers:
         try:
             observer.observed(runtime, visitor_id, who, decision, url)
@@ -144,7 +150,7 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
             b',"warnings":',
             response_encoder.encode(warnings),
             b',"experiences":[',
-            b",".join([memo.fragment(d) for d in decision.decisions]),
+            experiences,
             b'],"sticky":"',
             token.encode(),
             b'"}',

@@ -5,34 +5,72 @@ Both are pure functions of their inputs, so remembering them changes no answer:
   the same token reuse the result until it expires. A returning visitor whose sticky entries did
   not change gets the same token back until it is a day old, instead of a fresh signature.
 - decisions are values (the engine builds every outcome at compile time), so each one's JSON
-  fragment is encoded once.
+  fragment is encoded once; and `decide` is pure, so a returning visitor with the same identity
+  and the same sticky token gets the decision (and its encoded experiences) computed before.
 The memo lives on a `SiteRuntime` and is replaced with it when the configuration changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import msgspec
 
-from targeting import Decision, StickyEntry, encode_sticky, read_sticky, token_is_current
+from targeting import (
+    CompiledSite,
+    Decision,
+    Identity,
+    SiteDecision,
+    StickyEntry,
+    decide,
+    encode_sticky,
+    read_sticky,
+    token_is_current,
+)
 
 REISSUE_AFTER_S = 86_400
 MAX_TOKENS = 20_000
 MAX_FRAGMENTS = 10_000
+MAX_DECISIONS = 20_000
 _encode = msgspec.json.Encoder().encode
 
 Entries = dict[str, StickyEntry]
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class StorefrontMemo:
-    __slots__ = ("_fragments", "_secret", "_site_id", "_tokens")
+    __slots__ = ("_decisions", "_fragments", "_secret", "_site_id", "_tokens")
 
     def __init__(self, secret: bytes, site_id: str) -> None:
         self._secret = secret
         self._site_id = site_id
         self._tokens: dict[tuple[str, str], tuple[Entries, int]] = {}
         self._fragments: dict[Decision, bytes] = {}
+        self._decisions: dict[tuple[str, Identity, str], tuple[SiteDecision, bytes]] = {}
+
+    def decide(
+        self,
+        site: CompiledSite,
+        visitor_id: str,
+        identity: Identity,
+        token: str,
+        entries: Mapping[str, StickyEntry],
+    ) -> tuple[SiteDecision, bytes]:
+        """`targeting.decide` and the encoded experiences, remembered by their inputs.
+
+        `token` stands for `entries` (the verified token they were read from, or "" for none):
+        the same token always carries the same entries. `site` is this memo's runtime's.
+        """
+        key = (visitor_id, identity, token)
+        known = self._decisions.get(key)
+        if known is not None:
+            return known
+        decision = decide(site, visitor_id, identity, entries)
+        result = (decision, b",".join([self.fragment(d) for d in decision.decisions]))
+        _bounded_put(self._decisions, key, result, MAX_DECISIONS)
+        return result
 
     def read_token(
         self, visitor_id: str, token: str | None, now: int, max_age_s: int
@@ -75,8 +113,12 @@ class StorefrontMemo:
         return encoded
 
     def _remember(self, key: tuple[str, str], value: tuple[Entries, int]) -> None:
-        if len(self._tokens) >= MAX_TOKENS:
-            # Oldest first (dicts keep insertion order): drop a tenth in one go.
-            for stale in list(self._tokens)[: MAX_TOKENS // 10]:
-                del self._tokens[stale]
-        self._tokens[key] = value
+        _bounded_put(self._tokens, key, value, MAX_TOKENS)
+
+
+def _bounded_put(table: dict[K, V], key: K, value: V, limit: int) -> None:
+    if len(table) >= limit:
+        # Oldest first (dicts keep insertion order): drop a tenth in one go.
+        for stale in list(table)[: limit // 10]:
+            del table[stale]
+    table[key] = value

@@ -41,3 +41,19 @@ def test_remembering_never_lets_a_token_open_another_visitor_or_site() -> None:
     foreign = encode_sticky(SECRET, "site_2", VISITOR, ENTRIES, 1000)
     assert memo.read_token(VISITOR, foreign, 1000, 10**8) is None
     assert memo.read_token(VISITOR, token[:-2] + "AA", 1000, 10**8) is None
+
+
+def test_decisions_are_remembered_by_their_inputs_only() -> None:
+    from targeting import UNIDENTIFIED, Identity, compile_site, decide, parse_experience
+    from tests.targeting.factories import doc, seg
+
+    site = compile_site([parse_experience(doc("vip", type="personalization", rules={"any": [seg("VIP")]}))])
+    memo = StorefrontMemo(SECRET, "site_1")
+    vip = Identity.identified(frozenset({"VIP"}))
+    first, encoded = memo.decide(site, VISITOR, vip, "", {})
+    again, encoded_again = memo.decide(site, VISITOR, vip, "", {})
+    assert again is first and encoded_again is encoded
+    assert first == decide(site, VISITOR, vip, {})
+    anonymous, _ = memo.decide(site, VISITOR, UNIDENTIFIED, "", {})
+    assert anonymous == decide(site, VISITOR, UNIDENTIFIED, {}) and anonymous != first
+    assert b'"variation_id":"b"' in encoded and b'"reason":"rules_matched"' in encoded
