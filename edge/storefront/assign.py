@@ -61,7 +61,10 @@ class _Refused(Exception):
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     svc: Services = scope["state"]["services"]
-    cors: Headers = [(b"x-request-id", secrets.token_hex(8).encode())]
+    cors: Headers = [
+        (b"x-request-id", secrets.token_hex(8).encode()),
+        (b"x-kx-worker", svc.worker_id.encode()),
+    ]
     started = time.perf_counter() if svc.settings.access_log else 0.0
     status = 200
     try:
