@@ -19,6 +19,8 @@ from starlette.routing import BaseRoute, Route, request_response
 from edge.admin.routes import routes as admin_routes
 from edge.config_api import openapi
 from edge.errors import exception_handlers
+from edge.events import build_events
+from edge.events import routes as events_routes
 from edge.klaviyo_link import build_klaviyo_link
 from edge.middleware import RequestContextMiddleware
 from edge.routes import experiences, explain, health, segments, sites
@@ -88,6 +90,11 @@ def create_app(
             clock=clock,
             resolver=resolver if resolver is not None else (klaviyo.resolver if klaviyo else None),
         )
+        events = build_events(svc)
+        svc.events = events
+        svc.assign_observers.append(events.observer)
+        svc.events_scope_hooks.append(events.uses_events)
+        await events.start()
         runtimes.start()
         ready_task: asyncio.Task[None] | None = None
         if on_ready is not None:
@@ -103,6 +110,8 @@ def create_app(
                 ready_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await ready_task
+            if svc.events is not None:
+                await svc.events.aclose()  # flushes the buffer to the outbox: SIGTERM loses nothing
             await runtimes.stop()
             if klaviyo is not None:
                 await klaviyo.aclose()
@@ -124,6 +133,7 @@ def create_app(
             *explain.routes,
             *openapi.routes,
             *admin_routes,
+            *events_routes,
             *extra_routes,
         ],
         middleware=[Middleware(RequestContextMiddleware, access_log=settings.access_log)],

@@ -9,12 +9,16 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 import redis.asyncio as aioredis
 from starlette.requests import Request
 
 from edge.klaviyo_link import KlaviyoLink
+
+if TYPE_CHECKING:
+    from edge.events import Events
 from edge.runtime import SiteRuntimes
 from edge.settings import Settings
 from edge.store import SqliteStore
@@ -41,6 +45,7 @@ class Services:
     # Async predicates "does this site use event triggers?" (the connect flow then asks for events:write).
     events_scope_hooks: list[Callable[[str], Awaitable[bool]]] = field(default_factory=list)
     assign_observers: list[AssignObserver] = field(default_factory=list)
+    events: Events | None = None
 
     def now(self) -> int:
         return int(self.clock())

@@ -12,7 +12,7 @@ segment list when it is there (never fetched for this), else ids are shown alone
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from msgspec import Meta, Struct
 
@@ -115,6 +115,8 @@ class ExplainResponse(Struct):
     not_live: list[NotLiveExperience]
     notes: list[str]
     url: str | None = None
+    # Which Klaviyo events this visit would send, or why none (trigger off, no _kx, ...).
+    events: list[dict[str, Any]] = []
 
 
 _NOT_RESOLVED = {

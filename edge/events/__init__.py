@@ -10,7 +10,7 @@ through a durable outbox, never on the request path.
 serves the explain endpoint.
 """
 
-from edge.events.component import Events, EventsConfig, build_events, events_of
+from edge.events.component import Events, EventsConfig, build_events, events_of, replace_events
 from edge.events.plan import SkipReason, unique_id
 from edge.events.routes import routes
 from edge.events.sender import SenderConfig
@@ -29,6 +29,7 @@ __all__ = [
     "build_events",
     "events_of",
     "explain_events",
+    "replace_events",
     "routes",
     "unique_id",
 ]

@@ -44,7 +44,7 @@ class EventsConfig:
     use_redis: bool = True  # with Redis configured, the outbox is a Redis stream
     sender: SenderConfig = field(default_factory=SenderConfig)
     budget_fraction: float = 0.8  # of Klaviyo's event rate limits
-    budget_share: float = 1.0  # this process's share (several senders per account: 1/N)
+    budget_share: float | None = None  # this process's share; None: 1 / settings.worker_processes
     request_timeout_s: float = 10.0
     switches_refresh_s: float = 1.0
     prune_interval_s: float = 600.0
@@ -72,13 +72,15 @@ class Events:
         self.config = config
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
         observer.owner = self
 
     async def start(self) -> None:
         """Start the flusher, the sender (unless `send` is off) and the upkeep loop."""
-        if self._tasks:
+        if self._tasks or self._flushing is not None:
             return
-        self._spawn(self.flusher.run(), "kx-edge events flusher")
+        self._flushing = asyncio.create_task(self.flusher.run(), name="kx-edge events flusher")
         if self.sender is not None:
             self._spawn(self.sender.run(), "kx-edge events sender")
         self._spawn(self._upkeep(), "kx-edge events upkeep")
@@ -87,7 +89,15 @@ class Events:
         self._tasks.append(asyncio.create_task(work, name=name))
 
     async def aclose(self) -> None:
-        """Stop: write what is buffered, give claimed events back, close the outbox."""
+        """Stop: write what is buffered, give claimed events back, close the outbox. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flushing is not None:
+            self.flusher.stop()
+            with contextlib.suppress(Exception):
+                await self._flushing
+            self._flushing = None
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -137,7 +147,7 @@ def build_events(svc: Services, config: EventsConfig | None = None) -> Events:
         api = EventsApi(
             svc.http,
             ManagedTokens(svc.klaviyo.tokens),
-            EventsBudget(fraction=config.budget_fraction, share=config.budget_share),
+            EventsBudget(fraction=config.budget_fraction, share=_share(config, svc)),
             api_base=svc.settings.klaviyo_api_base,
             revision=svc.settings.klaviyo_revision,
             timeout_s=config.request_timeout_s,
@@ -163,6 +173,13 @@ def build_events(svc: Services, config: EventsConfig | None = None) -> Events:
     )
 
 
+def _share(config: EventsConfig, svc: Services) -> float:
+    # Every worker runs a sender; together they stay within the account's budget.
+    if config.budget_share is not None:
+        return config.budget_share
+    return 1.0 / max(1, svc.settings.worker_processes)
+
+
 def _outbox(svc: Services, config: EventsConfig) -> Outbox:
     if svc.redis is not None and config.use_redis:
         from edge.events.redis_outbox import RedisOutbox
@@ -173,9 +190,22 @@ def _outbox(svc: Services, config: EventsConfig) -> Outbox:
     return SqliteOutbox(svc.store.path, cap=config.outbox_max, lease_s=config.lease_s)
 
 
+async def replace_events(svc: Services, config: EventsConfig) -> Events:
+    """Stop and unhook the app's component, if it has one, and wire a new one built with
+    `config` in its place (tests and benchmarks that need other timings). Not started."""
+    existing = events_of(svc)
+    if existing is not None:
+        await existing.aclose()
+        svc.assign_observers.remove(existing.observer)
+        if existing.uses_events in svc.events_scope_hooks:
+            svc.events_scope_hooks.remove(existing.uses_events)
+    events = build_events(svc, config)
+    svc.events = events
+    svc.assign_observers.append(events.observer)
+    svc.events_scope_hooks.append(events.uses_events)
+    return events
+
+
 def events_of(svc: Services) -> Events | None:
-    """The app's `Events`, found through the observer it registered (Services has no slot)."""
-    for observer in svc.assign_observers:
-        if isinstance(observer, EventsObserver) and isinstance(observer.owner, Events):
-            return observer.owner
-    return None
+    """The app's `Events` component, when it has one."""
+    return svc.events

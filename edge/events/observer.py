@@ -1,7 +1,8 @@
 """From the storefront to the outbox: the observer (on the request path) and the flusher (not).
 
 `EventsObserver.observed` runs after every answered assignment. It does only what cannot wait:
-a set lookup (does this site use triggers?) and an append of the visit to an in-memory buffer.
+a set lookup (does this site use triggers?), a dict lookup (is this a return visit with the very
+decision already planned today?) and an append of the visit to an in-memory buffer.
 `Flusher` wakes when the buffer fills, waits `interval_s` so one transaction carries many
 visits, plans each visit (`plan.py`), drops what this process already enqueued today, builds
 the payloads and appends them to the outbox in one write.
@@ -16,6 +17,7 @@ outbox cannot be written for long, the oldest visits are dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter, deque
@@ -63,6 +65,9 @@ class EventsObserver:
         self.wake = asyncio.Event()
         self.overflow = 0  # visits dropped because the buffer was full
         self.owner: object | None = None  # the `Events` it feeds (how routes find it)
+        self.handled_max = 100_000
+        # (site, visitor, kx) -> (decision object, UTC day, switches generation) last planned.
+        self._handled: dict[tuple[str, str, str | None], tuple[SiteDecision, int, int]] = {}
 
     def observed(
         self,
@@ -72,16 +77,36 @@ class EventsObserver:
         decision: SiteDecision,
         url: str | None,
     ) -> None:
-        if runtime.site.id not in self._switches.active:
+        site_id = runtime.site.id
+        if site_id not in self._switches.active:
             return
+        at = self._clock()
+        done = self._handled.get((site_id, visitor_id, who.kx))
+        if (
+            done is not None
+            and done[0] is decision
+            and done[1] == int(at // DAY_S)
+            and done[2] == self._switches.generation
+        ):
+            return  # a return visit with the very same decision, already planned today
         buffer = self.buffer
         if len(buffer) >= self.buffer_max:
             buffer.popleft()
             self.overflow += 1
-        buffer.append(Visit(runtime, visitor_id, who.kx, decision, url, self._clock()))
+        buffer.append(Visit(runtime, visitor_id, who.kx, decision, url, at))
         size = len(buffer)
         if size == 1 or size == self._flush_at:
             self.wake.set()
+
+    def handled(self, visit: Visit, day: int, generation: int) -> None:
+        """The flusher planned `visit`: the same visitor, `_kx` and decision object again (the
+        storefront memo hands a returning visitor the decision it computed before) would
+        produce nothing new today under the same switches, so `observed` may skip it."""
+        handled = self._handled
+        if len(handled) >= self.handled_max:
+            for stale in list(handled)[: self.handled_max // 10]:  # oldest first
+                del handled[stale]
+        handled[(visit.runtime.site.id, visit.visitor_id, visit.kx)] = (visit.decision, day, generation)
 
     def take(self) -> list[Visit]:
         if not self.buffer:
@@ -142,19 +167,29 @@ class Flusher:
         self._times = IsoTimes()
         self._unwritten: list[VisitWrite] = []
         self._unwritten_skips: Counter[SkipKey] = Counter()
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
+        """Flush whenever visits arrive, until `stop`. Never cancelled mid-write: an outbox write
+        that runs on in its thread while being retried here would enqueue events twice."""
         wake = self._observer.wake
-        while True:
+        while not self._stopping.is_set():
             await wake.wait()
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):  # gather visits for interval_s, unless stopping
+                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
             wake.clear()
             try:
                 await self.flush()
             except Exception:
                 logger.exception("writing events to the outbox failed; kept in memory, retrying")
-                await asyncio.sleep(0.5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 0.5)
                 wake.set()
+
+    def stop(self) -> None:
+        """Let `run` finish its current write, flush once more and return."""
+        self._stopping.set()
+        self._observer.wake.set()
 
     async def flush(self) -> AppendResult:
         """Write every buffered visit's events to the outbox now (one outbox write)."""
@@ -189,7 +224,9 @@ class Flusher:
             self._day = day
             self._enqueued_today.clear()
             self._skipped_today.clear()
+        generation = self._switches.generation
         plan = plan_visit(visit, self._switches.get(site_id))
+        self._observer.handled(visit, day, generation)
         for skip in plan.skips:
             key = (site_id, visit.visitor_id, skip.experience_id, skip.trigger, skip.reason)
             if key not in self._skipped_today:

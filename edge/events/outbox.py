@@ -121,10 +121,6 @@ class Outbox(Protocol):
 
     async def stats(self, site_id: str, now: float) -> OutboxStats: ...
 
-    async def count(self, site_id: str, trigger: Trigger, outcome: str, n: int, now: float) -> None:
-        """Add to a status counter (the flusher's own drops, for example)."""
-        ...
-
     async def prune(self, now: float) -> None:
         """Forget what no longer matters: old dedupe days, counters, failed events."""
         ...

@@ -199,11 +199,6 @@ class RedisOutbox:
             pipe.hincrby(key, field, n)
             pipe.expire(key, _COUNTS_TTL_S)
 
-    async def count(self, site_id: str, trigger: Trigger, outcome: str, n: int, now: float) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        self._add_counts(pipe, Counter({(site_id, f"{trigger.value}|{outcome}"): n}), int(now // HOUR_S))
-        await pipe.execute()
-
     # --- sending -----------------------------------------------------------------------------
 
     async def claim(self, limit: int, now: float) -> list[Claimed]:

@@ -159,13 +159,6 @@ class SqliteOutbox:
         _add_pending(conn, dropped, -1)
         return len(gone)
 
-    async def count(self, site_id: str, trigger: Trigger, outcome: str, n: int, now: float) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
-                _add_counts(conn, Counter({(site_id, trigger.value, outcome): n}), now)
-
-        await self._run(work)
-
     # --- sending -----------------------------------------------------------------------------
 
     async def claim(self, limit: int, now: float) -> list[Claimed]:

@@ -7,6 +7,7 @@ a visit produces or why none, with the same planning the flusher uses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from edge.events.component import Events, events_of
@@ -17,7 +18,7 @@ from edge.services import Services
 from edge.storefront.identity import VisitorIdentity
 from oauth.connection import Connection, ConnectionStatus
 from oauth.scopes import EVENTS_SCOPE
-from targeting import SiteDecision
+from targeting import Decision, SiteDecision
 
 
 def lacks_events_scope(connection: Connection | None) -> bool:
@@ -114,16 +115,19 @@ async def explain_events(
     runtime: SiteRuntime,
     visitor_id: str,
     who: VisitorIdentity,
-    decision: SiteDecision,
+    decision: SiteDecision | Sequence[Decision],
 ) -> list[dict[str, Any]]:
     """Which events this visit would produce, or why none, one item per (trigger, experience):
     `{"trigger", "metric_name", "experience_id", "sends", "reason", "unique_id"?}`. `reason` is
     "sends" or a `SkipReason` ("trigger_off", "no_kx", "scope_missing", "not_connected",
-    "already_sent_today", "not_first_entry", "not_entered"). Nothing is enqueued."""
+    "already_sent_today", "not_first_entry", "not_entered"). Nothing is enqueued. `decision`
+    may be the visit's `SiteDecision` or its decisions (`[t.decision for t in explain(...)]`)."""
     events = events_of(svc)
     if events is None:
         return [{"trigger": None, "sends": False, "reason": "event_triggers_unavailable"}]
     now = events.clock()
+    if not isinstance(decision, SiteDecision):
+        decision = SiteDecision(tuple(decision), {})
     switches = await events.switches.read(site_id)
     plan = plan_visit(Visit(runtime, visitor_id, who.kx, decision, None, now), switches, explain=True)
     day = utc_day(now)

@@ -23,6 +23,7 @@ class SwitchBook:
         self._clock = clock
         self._by_site: dict[str, Switches] = {}
         self.active: frozenset[str] = frozenset()
+        self.generation = 0  # grows whenever any site's switches change
         self._newest = 0
         self.refresh()
 
@@ -34,11 +35,19 @@ class SwitchBook:
         rows = self._store.connection.execute(
             _SELECT + "WHERE updated_at >= ?", (self._newest - _OVERLAP_S,)
         ).fetchall()
-        if rows:
-            for row in rows:
-                self._by_site[row[0]] = Switches(bool(row[1]), bool(row[2]), bool(row[3]))
-                self._newest = max(self._newest, int(row[4]))
-            self.active = frozenset(site for site, s in self._by_site.items() if s.any)
+        changed = False
+        for row in rows:
+            switches = Switches(bool(row[1]), bool(row[2]), bool(row[3]))
+            if self._by_site.get(row[0]) != switches:
+                self._by_site[row[0]] = switches
+                changed = True
+            self._newest = max(self._newest, int(row[4]))
+        if changed:
+            self._changed()
+
+    def _changed(self) -> None:
+        self.active = frozenset(site for site, s in self._by_site.items() if s.any)
+        self.generation += 1
 
     async def read(self, site_id: str) -> Switches:
         """The stored switches (every worker agrees on these)."""
@@ -61,6 +70,6 @@ class SwitchBook:
                 (site_id, *(int(values[t]) for t in Trigger), now),
             )
         self._by_site[site_id] = updated
-        self.active = frozenset(site for site, s in self._by_site.items() if s.any)
+        self._changed()
         self._newest = max(self._newest, now)
         return updated

@@ -29,6 +29,7 @@ from edge.config_api.explaining import (
 )
 from edge.config_api.segment_catalog import catalog_of
 from edge.errors import NotFound
+from edge.events import explain_events
 from edge.http import decode_json, json_response, read_body
 from edge.services import services
 from edge.storefront.identity import identify
@@ -86,6 +87,7 @@ async def explain_visitor(request: Request) -> Response:
             not_live=not_live,
             notes=notes,
             url=body.url,
+            events=await explain_events(svc, site.id, runtime, visitor_id, who, [t.decision for t in traces]),
         )
     )
 

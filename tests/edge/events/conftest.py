@@ -1,7 +1,7 @@
 """Event triggers end to end: the real app and lifespan, a ScriptedResolver for identities, and
 the sandbox Klaviyo on a real socket, which validates every event body and dedupes by unique_id.
 
-`shop(...)` runs an app with the `Events` component wired exactly as app.py wires it, a site with
+`shop(...)` runs an app with the `Events` component wired as app.py wires it (with test timings), a site with
 a personalization (VIPs see a banner) and a test everyone enters, connected with real tokens the
 sandbox issued (with or without events:write).
 """
@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from edge.app import create_app
-from edge.events import Events, EventsConfig, SenderConfig, build_events
+from edge.events import Events, EventsConfig, SenderConfig, replace_events
 from edge.events import routes as events_routes
 from edge.klaviyo.types import ConnectionRef
 from edge.resolver.results import Identified, Resolution, Unidentified, UnidentifiedReason
@@ -122,12 +122,16 @@ class Shop:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.site['api_key']}"}
 
-    async def assign(self, visitor_id: str, kx: str | None = None, url: str | None = None) -> dict[str, Any]:
+    async def assign(
+        self, visitor_id: str, kx: str | None = None, url: str | None = None, sticky: str | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"visitor_id": visitor_id}
         if kx is not None:
             body["kx"] = kx
         if url is not None:
             body["url"] = url
+        if sticky is not None:
+            body["sticky"] = sticky
         response = await self.client.post(
             f"/v1/assign?site={self.site['public_key']}",
             content=httpx.Request("POST", "/", json=body).content,
@@ -204,14 +208,6 @@ async def connect_with_tokens(
     await svc.runtimes.reload(site_id)
 
 
-def wire(svc: Services, config: EventsConfig) -> Events:
-    """What app.py's lifespan does (see the module docstring of edge/events/component.py)."""
-    events = build_events(svc, config)
-    svc.assign_observers.append(events.observer)
-    svc.events_scope_hooks.append(events.uses_events)
-    return events
-
-
 @contextlib.asynccontextmanager
 async def shop(
     settings: Settings,
@@ -236,7 +232,7 @@ async def shop(
     )
     async with app_client(app) as client:
         svc = services_of(client)
-        events = wire(svc, config or fast_config())
+        events = await replace_events(svc, config or fast_config())  # as app.py wires it
         try:
             if site is None:
                 site = await create_site(client, settings)

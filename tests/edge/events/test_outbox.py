@@ -53,6 +53,14 @@ async def test_an_event_is_enqueued_once_per_unique_id_also_after_reopening(
     await reopened.aclose()
 
 
+async def test_a_test_entry_is_left_to_klaviyo_to_deduplicate(outbox: SqliteOutbox) -> None:
+    # Entries fire once by themselves (first_assignment); a repeat the same day (a visitor who
+    # lost their token) has the same unique_id, and Klaviyo keeps one. No dedupe write for them.
+    entered = await outbox.append([visit("e1", trigger=Trigger.ENTERED_TEST)] * 2, {}, NOW)
+    assert (entered.enqueued, entered.duplicates) == (2, 0)
+    assert await outbox.seen(["e1"], DAY) == set()
+
+
 async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(outbox: SqliteOutbox) -> None:
     result = await outbox.append([visit(f"u{i}") for i in range(1, 9)], {}, NOW)
     assert (result.enqueued, result.dropped) == (8, 3)

@@ -10,6 +10,7 @@ from edge.events.plan import SkipReason, Visit, current_experiences, plan_visit,
 from edge.events.triggers import Switches, Trigger
 from edge.runtime import SiteRuntime
 from edge.store import SiteRecord
+from edge.storefront.memo import StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
 from targeting import Decision, DecisionStatus, ExperienceType, Reason, SiteDecision, compile_site
 from tests.edge.events.conftest import WITH_EVENTS, WITHOUT_EVENTS
@@ -72,7 +73,10 @@ def runtime(
     conn = (
         None if scopes is None else Connection(site_id="site_1", status=status, account_id="A", scopes=scopes)
     )
-    return SiteRuntime(site, compile_site([]), {}, b"", frozenset(), conn)
+    return SiteRuntime(
+        site=site, compiled=compile_site([]), experiences={}, secret=b"", origins=frozenset(), connection=conn,
+        memo=StorefrontMemo(b"", "site_1"),
+    )  # fmt: skip
 
 
 def visit(*decisions: Decision, kx: str | None = KX, rt: SiteRuntime | None = None) -> Visit:

@@ -9,8 +9,8 @@ from edge.events.sqlite_outbox import SqliteOutbox
 from edge.sandbox import SandboxState
 from edge.settings import Settings
 from edge.storefront.identity import identify
-from targeting import decide
-from tests.edge.events.conftest import ALL_ON, VIP, WITHOUT_EVENTS, Shop, fast_config, shop
+from targeting import explain
+from tests.edge.events.conftest import ALL_ON, NOT_VIP, VIP, WITHOUT_EVENTS, Shop, fast_config, shop
 from tests.waiting import wait_until_async
 
 
@@ -18,8 +18,8 @@ async def _explain(s: Shop, visitor_id: str, kx: str | None) -> list[dict[str, A
     runtime = await s.svc.runtimes.by_site_id(s.site["id"])
     assert runtime is not None
     who = await identify(runtime, kx, s.svc.resolver)
-    decision = decide(runtime.compiled, visitor_id, who.identity, {})
-    return await explain_events(s.svc, s.site["id"], runtime, visitor_id, who, decision)
+    traces = explain(runtime.compiled, visitor_id, who.identity, {})  # as the explain endpoint has them
+    return await explain_events(s.svc, s.site["id"], runtime, visitor_id, who, [t.decision for t in traces])
 
 
 def _reasons(items: list[dict[str, Any]]) -> dict[tuple[str, str | None], str]:
@@ -119,3 +119,26 @@ async def test_a_full_buffer_drops_the_oldest_visit_and_counts_it(
             await s.assign(f"full{i}".ljust(22, "x"), kx=VIP.kx)
         assert [v.visitor_id[:5] for v in s.events.observer.buffer] == ["full1", "full2"]
         assert (await s.status())["outbox"]["dropped_from_memory"] == 1
+
+
+async def test_a_return_visit_with_the_same_decision_is_not_buffered_again(
+    settings: Settings, sandbox: SandboxState
+) -> None:
+    config = fast_config(send=False)
+    async with shop(
+        settings, sandbox, triggers={"saw_personalization": {"enabled": True}}, config=config
+    ) as s:
+        first = await s.assign("m" * 22, kx=VIP.kx)
+        await s.events.flush()
+        for _ in range(3):  # the storefront memo hands back the very same decision object
+            await s.assign("m" * 22, kx=VIP.kx, url="https://shop.example.com/other")
+        assert len(s.events.observer.buffer) == 0
+        await s.assign("m" * 22, kx=NOT_VIP.kx)  # another _kx: planned again
+        assert len(s.events.observer.buffer) == 1
+        await s.events.flush()
+        await s.put_triggers({"entered_test": {"enabled": True}})
+        await s.assign("m" * 22, kx=VIP.kx)  # the same decision, but the switches changed
+        assert len(s.events.observer.buffer) == 1
+        await s.events.flush()
+        await s.assign("m" * 22, kx=VIP.kx, sticky=first["sticky"])  # another decision
+        assert len(s.events.observer.buffer) == 1
