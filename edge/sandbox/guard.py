@@ -53,12 +53,16 @@ def fixed(tier: Tier, *scopes: Scope) -> PolicyOf:
     return lambda _request: policy
 
 
-async def injected_fault(state: SandboxState, method: str, template: str) -> Response | None:
-    """The answer of a pending fault for this call; None to answer normally (also after a hang)."""
-    fault = state.faults.take(method, template)
+async def injected_fault(state: SandboxState, request: Request, template: str) -> Response | None:
+    """The answer of a pending fault for this call; None to answer normally (also after a hang).
+
+    A hang reads the request first, so a client that gives up meanwhile leaves a request that is
+    still carried out: "Klaviyo accepted it, but the answer was lost"."""
+    fault = state.faults.take(request.method, template)
     if fault is None:
         return None
     if fault.kind is FaultKind.HANG:
+        await request.body()  # Starlette keeps it: the endpoint reads it again
         await asyncio.sleep(fault.hang_s)
         return None
     if fault.kind is FaultKind.THROTTLED:
@@ -70,7 +74,7 @@ def instrumented(state: SandboxState, template: str, endpoint: Endpoint) -> Endp
     """An OAuth endpoint with fault injection and the call log."""
 
     async def run(request: Request) -> Response:
-        response = await injected_fault(state, request.method, template)
+        response = await injected_fault(state, request, template)
         if response is None:
             response = await endpoint(request)
         state.calls.record(request.method, template, None, response.status_code)
@@ -117,7 +121,7 @@ def api_endpoint(
             policy = policy_of(request)
             context = _authenticate(state, request, policy.scopes)
             account_id = context.account_id
-            response = await injected_fault(state, request.method, template)
+            response = await injected_fault(state, request, template)
             if response is None:
                 if enforce_rate_limits:
                     verdict = state.limiter.check(account_id, policy.tier)
