@@ -95,6 +95,15 @@ def create_app(
         svc.assign_observers.append(events.observer)
         svc.events_scope_hooks.append(events.uses_events)
         await events.start()
+        sync = klaviyo.segment_sync if klaviyo is not None else None
+        if sync is not None:
+            runtimes.on_install = lambda rt: sync.set_site_targets(
+                rt.site.id, rt.connection_ref, rt.compiled.targeted_segments
+            )
+            runtimes.on_forget = lambda site_id: sync.set_site_targets(site_id, None, ())
+            for site in await own_store.list_sites():  # every worker publishes every site's targets
+                await runtimes.reload(site.id)
+            await sync.start()
         runtimes.start()
         ready_task: asyncio.Task[None] | None = None
         if on_ready is not None:

@@ -22,6 +22,7 @@ from edge.locks import LocalLockProvider, RedisLockProvider
 from edge.resolver import Resolver, ResolverConfig
 from edge.settings import Settings
 from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
+from edge.sync import SegmentSync, build_segment_sync
 from oauth.client import KlaviyoOAuthClient
 from oauth.connection import AccountInfo
 from oauth.crypto import TokenCipher
@@ -66,12 +67,15 @@ class KlaviyoLink:
     flow: ConnectFlow
     tokens: TokenManager
     resolver: Resolver
+    segment_sync: SegmentSync | None
 
     @property
     def api(self) -> KlaviyoClient:
         return self.resolver.klaviyo
 
     async def aclose(self) -> None:
+        if self.segment_sync is not None:
+            await self.segment_sync.aclose()
         await self.resolver.aclose()
         await self.oauth.aclose()
 
@@ -123,13 +127,21 @@ def build_klaviyo_link(
         RedisLockProvider(redis, settings.redis_prefix) if redis is not None else LocalLockProvider()
     )
     tokens = TokenManager(connections, cipher, oauth, locks, clock)
+    segment_sync = (
+        build_segment_sync(settings, http=http, tokens=ManagedTokens(tokens), redis=redis, clock=clock)
+        if settings.segment_sync_enabled
+        else None
+    )
     resolver = Resolver(
         http,
         ManagedTokens(tokens),
         config=resolver_config(settings),
         redis=redis,
         prefix=settings.redis_prefix,
+        index=segment_sync.index if segment_sync is not None else None,
     )
+    if segment_sync is not None:
+        segment_sync.share_budget(resolver.gate)
 
     async def fetch_account(access_token: str) -> AccountInfo:
         """`GET /api/accounts` with the fresh token (1/s, 15/min): waits out a spent budget or a
@@ -155,4 +167,4 @@ def build_klaviyo_link(
                 await asyncio.sleep(pause)
 
     flow = ConnectFlow(oauth, flows, connections, cipher, fetch_account, clock=clock)
-    return KlaviyoLink(oauth=oauth, flow=flow, tokens=tokens, resolver=resolver)
+    return KlaviyoLink(oauth=oauth, flow=flow, tokens=tokens, resolver=resolver, segment_sync=segment_sync)

@@ -73,6 +73,9 @@ class SiteRuntimes:
         self._unknown: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=5.0)
         self._loading: dict[str, asyncio.Task[SiteRuntime | None]] = {}
         self._watcher: asyncio.Task[None] | None = None
+        # Told whenever a site's runtime is installed or forgotten (segment sync follows targets).
+        self.on_install: Callable[[SiteRuntime], None] | None = None
+        self.on_forget: Callable[[str], None] | None = None
 
     def cached(self, public_key: str) -> SiteRuntime | None:
         return self._by_key.get(public_key)
@@ -144,11 +147,15 @@ class SiteRuntimes:
             self._by_key.pop(current.site.public_key, None)
         self._by_id[runtime.site.id] = runtime
         self._by_key[runtime.site.public_key] = runtime
+        if self.on_install is not None:
+            self.on_install(runtime)
 
     def _forget(self, site_id: str) -> None:
         runtime = self._by_id.pop(site_id, None)
         if runtime is not None:
             self._by_key.pop(runtime.site.public_key, None)
+        if self.on_forget is not None:
+            self.on_forget(site_id)
 
     async def refresh_changed(self) -> list[str]:
         """Reload every loaded site whose config_version changed in the store."""

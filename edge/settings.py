@@ -84,6 +84,7 @@ class Settings:
     profile_id_cache_ttl_s: int = 30 * 86_400
     resolve_deadline_ms: int = 250
     l1_max_entries: int = 500_000
+    segment_sync_enabled: bool = True
     segment_sync_interval_s: int = 3_600
     segment_sync_max_members: int = 2_000_000
     sticky_max_age_s: int = 400 * 86_400

@@ -107,3 +107,23 @@ async def connect_directly(client: httpx.AsyncClient, site_id: str, account_id: 
         )
     )
     await svc.runtimes.reload(site_id)
+
+
+def sandbox_settings(
+    tmp_path: Path, base_url: str, client_id: str, client_secret: str, **overrides: Any
+) -> Settings:
+    """Settings whose Klaviyo endpoints are a sandbox Klaviyo at `base_url`.
+
+    Segment sync is off unless asked for: suites that count the Klaviyo calls of one feature
+    (configuration API, events) would otherwise also see the sync's member pages.
+    """
+    values: dict[str, Any] = {
+        "klaviyo_client_id": client_id,
+        "klaviyo_client_secret": client_secret,
+        "klaviyo_api_base": base_url,
+        "klaviyo_authorize_url": base_url + "/oauth/authorize",
+        "klaviyo_token_url": base_url + "/oauth/token",
+        "klaviyo_revoke_url": base_url + "/oauth/revoke",
+        "segment_sync_enabled": False,
+    }
+    return make_settings(tmp_path, **(values | overrides))

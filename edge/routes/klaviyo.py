@@ -66,6 +66,11 @@ async def status(request: Request) -> Response:
     connection = await svc.connections.get(site.id)
     view = dict(connection_status(connection, required_scopes(events=await wants_events_scope(svc, site.id))))
     view["klaviyo_configured"] = svc.klaviyo is not None
+    runtime = await svc.runtimes.by_site_id(site.id)
+    conn = runtime.connection_ref if runtime is not None else None
+    if svc.klaviyo is not None and svc.klaviyo.segment_sync is not None and runtime is not None and conn:
+        sync = svc.klaviyo.segment_sync
+        view["segment_sync"] = await sync.status(conn.account_id, runtime.compiled.targeted_segments)
     return json_response(view)
 
 

@@ -8,6 +8,11 @@ the scarce profile-segments call (3/s, 60/min): 10x more new visitors a minute p
     segment_sync.share_budget(resolver.gate)
     await segment_sync.start()
 
+The index is per Klaviyo account, not per connection generation: it holds the account's own
+data, shared by every site connected to that account (one lease, one sync per account); a site
+reconnected to another account reads that account's index. How the resolver uses it, and why
+its answers are never frozen into the 24 h membership cache: `edge/resolver/index.py`.
+
 Modules: `component` (the facade), `account` (one account: lease, schedule, records), `passes`
 (full and incremental reads), `local_store` / `redis_store` (the index), `lease`, `targets`,
 `records` (state and status), `keys`, `config`.

@@ -56,7 +56,7 @@ class AccountSync:
         self.records: dict[str, SegmentRecord] = {}
         self.version = deps.next_version()
         self._fingerprint: dict[str, tuple[SegmentState, int]] = {}
-        self._passes: dict[str, asyncio.Task[None]] = {}
+        self._passes: dict[str, tuple[asyncio.Task[None], PassContext]] = {}
         self._slots = asyncio.Semaphore(deps.config.max_concurrent)
         self.idle = False  # the holder found nothing targeted and dropped everything
 
@@ -145,7 +145,7 @@ class AccountSync:
                 self._lease.token, functools.partial(self._publish, segment_id),
             )  # fmt: skip
             task = asyncio.create_task(self._run(ctx, segment_id, kind, record), name=f"kx-sync-{segment_id}")
-            self._passes[segment_id] = task
+            self._passes[segment_id] = (task, ctx)
             task.add_done_callback(functools.partial(self._finished, segment_id))
 
     async def _run(self, ctx: PassContext, segment_id: str, kind: Pass, record: SegmentRecord) -> None:
@@ -158,15 +158,15 @@ class AccountSync:
                 logger.exception("segment sync of %s failed", segment_id)
 
     def _finished(self, segment_id: str, task: asyncio.Task[None]) -> None:
-        if self._passes.get(segment_id) is task:
+        running = self._passes.get(segment_id)
+        if running is not None and running[0] is task:
             del self._passes[segment_id]
 
     async def _drop(self, segment_id: str) -> None:
         """No site targets the segment any more: free its index and forget it."""
-        task = self._passes.pop(segment_id, None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        running = self._passes.pop(segment_id, None)
+        if running is not None:
+            await _stop([running])
         try:
             await self._deps.store.drop(self.account_id, segment_id, self._lease.token, forget=True)
         except RedisDown:
@@ -181,11 +181,9 @@ class AccountSync:
         return frozenset(self._passes)
 
     async def _cancel_passes(self) -> None:
-        tasks = list(self._passes.values())
+        running = list(self._passes.values())
         self._passes.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _stop(running)
 
     async def aclose(self) -> None:
         """Stop: cancel the passes, and give the lease up so another worker takes over at once."""
@@ -194,3 +192,16 @@ class AccountSync:
             self.holding = False
             with contextlib.suppress(Exception):
                 await self._lease.release()
+
+
+async def _stop(running: list[tuple[asyncio.Task[None], PassContext]]) -> None:
+    """Stop passes: mark them stopped (checked before every request) and cancel them, again
+    while one lingers, since a cancellation can be swallowed mid-request (see `passes.py`)."""
+    pending = set()
+    for task, ctx in running:
+        ctx.stopped = True
+        pending.add(task)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)

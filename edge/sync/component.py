@@ -93,6 +93,7 @@ class SegmentSync:
         self._versions = itertools.count(1)
         self._deps: AccountDeps | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._wake = asyncio.Event()
 
     @property
@@ -111,7 +112,7 @@ class SegmentSync:
             gate=ReservedGate(gate, cfg.reserve_fraction),
             api_base=self._api_base,
             revision=self._revision,
-            request_timeout_s=cfg.request_timeout_s,
+            request_timeout_s=cfg.attempt_timeout_s,
         )
         self._deps = AccountDeps(
             cfg, self.store, self._board, client, self._clock, self.metrics, lambda: next(self._versions)
@@ -121,15 +122,18 @@ class SegmentSync:
         if self._deps is None:
             raise RuntimeError("call share_budget(resolver.gate) before start()")
         if self._task is None:
+            self._closing = False
             self._task = asyncio.create_task(self._loop(), name="kx-segment-sync")
 
     async def aclose(self) -> None:
         """Stop syncing; leases are given up so another worker takes over at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._closing = True
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            # Again while it lingers: a cancellation that lands mid-request can be swallowed
+            # (see `passes.py`); the loop also stops at its next tick on `_closing`.
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
         accounts = list(self._accounts.values())
         self._accounts.clear()
         for account in accounts:
@@ -195,7 +199,7 @@ class SegmentSync:
         return RedisLease(self._guard, keys.lease(self._prefix, account_id), self.config.lease_ttl_s)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closing:
             self._wake.clear()
             try:
                 await self.step()

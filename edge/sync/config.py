@@ -27,7 +27,9 @@ class SyncConfig:
     retry_base_s: float = 10  # after a failed pass: doubling, up to retry_max_s
     retry_max_s: float = 600
     page_attempts: int = 4  # transient failures of one page before its pass fails
+    page_retry_base_s: float = 0.5  # backoff between them: doubling
     request_timeout_s: float = 10.0  # one page, retries included
+    attempt_timeout_s: float = 5.0  # one HTTP request
     progress_every_pages: int = 20  # how often a running full sync publishes its progress
     # Every worker re-publishes the targets of the sites it serves this often; entries nobody
     # re-published for `targets_expiry_s` (a site gone with its worker) no longer count.

@@ -6,6 +6,10 @@ Pages are read one after another, `page[size]=100`, oldest `joined_group_at` fir
 it is refused (visitors' reserve reached, or Klaviyo's Retry-After) the pass waits as long as the
 refusal says and asks again, so it never competes with visitors and never draws a 429 on purpose.
 Transient failures (5xx, timeouts) retry the same page with backoff, `page_attempts` times.
+
+A pass also stops when its context is marked `stopped`, checked before every request: httpx can
+swallow a task cancellation that lands while it reads a response, so cancelling alone does not
+reliably stop a loop of requests.
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ class PassContext:
     metrics: ResolverMetrics
     fence: str | None
     publish: Publish
+    stopped: bool = False
+
+    def check(self) -> None:
+        if self.stopped:
+            raise asyncio.CancelledError("the pass was stopped")
 
 
 class LeaseLost(Exception):
@@ -62,6 +71,7 @@ async def member_pages(
     next_url: str | None = None
     failures = 0
     while True:
+        ctx.check()
         try:
             page = await ctx.client.segment_members_page(
                 ctx.conn,
@@ -80,8 +90,9 @@ async def member_pages(
             if failures >= cfg.page_attempts:
                 raise
             metrics.inc("sync.page_retry")
-            await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+            await asyncio.sleep(min(30.0, cfg.page_retry_base_s * 2**failures))
             continue
+        ctx.check()
         failures = 0
         metrics.inc("sync.pages")
         metrics.inc("sync.members_read", len(page.profile_ids))

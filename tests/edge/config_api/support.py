@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from edge.settings import Settings
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import SegmentResolver
 from oauth.connection import Connection, ConnectionStatus
-from tests.apps import app_client, create_site, make_settings, services_of
+from tests.apps import app_client, create_site, sandbox_settings, services_of
 
 CLIENT_ID = "kx-edge-config-test"
 CLIENT_SECRET = "config-test-secret-0123456789"
@@ -46,18 +46,11 @@ def sandbox_state() -> SandboxState:
 
 
 def klaviyo_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
-    """Settings whose Klaviyo endpoints are the sandbox at `base_url`."""
-    base = make_settings(
-        tmp_path,
-        klaviyo_client_id=CLIENT_ID,
-        klaviyo_client_secret=CLIENT_SECRET,
-        klaviyo_api_base=base_url,
-        klaviyo_authorize_url=base_url + "/oauth/authorize",
-        klaviyo_token_url=base_url + "/oauth/token",
-        klaviyo_revoke_url=base_url + "/oauth/revoke",
-        resolve_deadline_ms=5000,  # a loaded machine must not turn a sandbox answer into `pending`
+    """Settings whose Klaviyo endpoints are the sandbox at `base_url` (segment sync off)."""
+    # A loaded machine must not turn a sandbox answer into `pending`.
+    return sandbox_settings(
+        tmp_path, base_url, CLIENT_ID, CLIENT_SECRET, **({"resolve_deadline_ms": 5000} | overrides)
     )
-    return replace(base, **overrides)
 
 
 async def connect_to_sandbox(

@@ -34,7 +34,7 @@ from edge.sandbox import (
 from edge.services import Services
 from edge.settings import Settings
 from oauth.connection import Connection, ConnectionStatus
-from tests.apps import app_client, create_site, make_settings, put_experience, services_of
+from tests.apps import app_client, create_site, put_experience, sandbox_settings, services_of
 from tests.targeting.factories import doc, seg
 
 CLIENT_ID = "kx-edge-events-test"
@@ -170,16 +170,7 @@ def fake_klaviyo(sandbox: SandboxState) -> Iterator[str]:
 
 
 def klaviyo_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
-    return make_settings(
-        tmp_path,
-        klaviyo_client_id=CLIENT_ID,
-        klaviyo_client_secret=CLIENT_SECRET,
-        klaviyo_api_base=base_url,
-        klaviyo_authorize_url=base_url + "/oauth/authorize",
-        klaviyo_token_url=base_url + "/oauth/token",
-        klaviyo_revoke_url=base_url + "/oauth/revoke",
-        **overrides,
-    )
+    return sandbox_settings(tmp_path, base_url, CLIENT_ID, CLIENT_SECRET, **overrides)
 
 
 @pytest.fixture

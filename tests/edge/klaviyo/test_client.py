@@ -246,3 +246,42 @@ async def test_get_account_and_list_segments(
 )
 def test_retry_after_parsing(header: str | None, expected: float) -> None:
     assert retry_after_seconds(header, 1.0) == expected
+
+
+async def test_segment_member_pages_sort_filter_and_follow_links(
+    klaviyo: respx.MockRouter, http: httpx.AsyncClient, tokens: FakeTokens
+) -> None:
+    path = "/api/segments/S%2F1/relationships/profiles"
+    route = klaviyo.get(path).mock(
+        side_effect=[
+            ids("profile", "P1", "P2", next_url=f"{API}{path}?page%5Bcursor%5D=abc"),
+            ids("profile", "P3"),
+        ]
+    )
+    client = make_client(http, tokens)
+    calls: Counter[str] = Counter()
+    page = await client.segment_members_page(CONN, "S/1", joined_after=1_767_225_600.9, calls=calls)
+    assert page.profile_ids == ["P1", "P2"] and page.next_url is not None
+    sent = route.calls[0].request.url.params
+    assert sent["page[size]"] == "100" and sent["sort"] == "joined_group_at"
+    assert sent["filter"] == "greater-than(joined_group_at,2026-01-01T00:00:00Z)"  # unquoted, whole s
+    last = await client.segment_members_page(CONN, "S/1", next_url=page.next_url, calls=calls)
+    assert last.profile_ids == ["P3"] and last.next_url is None
+    assert dict(route.calls[1].request.url.params) == {"page[cursor]": "abc"}
+    assert calls == {Tier.SEGMENT_MEMBERS: 2}
+
+
+async def test_segment_member_pages_never_follow_a_link_to_another_host(
+    klaviyo: respx.MockRouter, http: httpx.AsyncClient, tokens: FakeTokens
+) -> None:
+    client = make_client(http, tokens)
+    with pytest.raises(errors.ProtocolError):
+        await client.segment_members_page(CONN, "S1", next_url="https://evil.test/api/x")
+
+
+async def test_a_deleted_segment_is_not_found(
+    klaviyo: respx.MockRouter, http: httpx.AsyncClient, tokens: FakeTokens
+) -> None:
+    klaviyo.get("/api/segments/GONE/relationships/profiles").mock(return_value=httpx.Response(404))
+    with pytest.raises(errors.NotFound):
+        await make_client(http, tokens).segment_members_page(CONN, "GONE")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from edge.klaviyo import KLAVIYO_LIMITS, LocalRateGate, Tier, TierLimit, budget_limits
+from edge.klaviyo import KLAVIYO_LIMITS, LocalRateGate, ReservedGate, Tier, TierLimit, budget_limits
+from edge.klaviyo.gate import reserved
 
 
 class Clock:
@@ -54,3 +55,36 @@ def test_a_block_refuses_every_tier_until_it_runs_out() -> None:
     assert refusal is not None and refusal.throttled and refusal.retry_after_s == 30
     clock.now += 30
     assert gate.take_now("A", Tier.SEGMENTS) is None
+
+
+async def test_background_work_leaves_visitors_their_reserve() -> None:
+    clock = Clock()
+    gate = LocalRateGate({Tier.SEGMENT_MEMBERS: TierLimit(10, 100)}, clock=clock)
+    background = ReservedGate(gate, 0.3)
+    admitted = 0
+    while await background.take("A", Tier.SEGMENT_MEMBERS) is None:
+        admitted += 1
+    assert admitted == 7  # 70% of the second's 10 calls
+    refusal = await background.take("A", Tier.SEGMENT_MEMBERS)
+    assert refusal is not None and not refusal.throttled and 0 < refusal.retry_after_s <= 1
+    for _ in range(3):  # visitors still get the rest of the window
+        assert gate.take_now("A", Tier.SEGMENT_MEMBERS) is None
+    assert gate.take_now("A", Tier.SEGMENT_MEMBERS) is not None
+    clock.now += 1
+    assert await background.take("A", Tier.SEGMENT_MEMBERS) is None
+
+
+async def test_background_work_waits_out_a_block_too() -> None:
+    clock = Clock()
+    gate = LocalRateGate(clock=clock)
+    background = ReservedGate(gate, 0.3)
+    await background.block("A", 10)  # a 429 seen by the sync blocks the whole account
+    assert gate.take_now("A", Tier.PROFILES) is not None
+    refusal = await background.take("A", Tier.SEGMENT_MEMBERS)
+    assert refusal is not None and refusal.throttled
+
+
+def test_a_reserve_never_leaves_background_work_without_any_call() -> None:
+    assert reserved(TierLimit(1, 3), 0.5) == TierLimit(1, 1)
+    assert reserved(TierLimit(60, 560), 0.3) == TierLimit(42, 392)
+    assert reserved(TierLimit(60, 560), 0.0) == TierLimit(60, 560)

@@ -97,7 +97,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-SYNC_DEFAULTS: dict[str, Any] = {"tick_s": 0.02, "lease_ttl_s": 1.0, "retry_base_s": 1.0}
+SYNC_DEFAULTS: dict[str, Any] = {
+    "tick_s": 0.02,
+    "lease_ttl_s": 1.0,
+    "retry_base_s": 1.0,
+    "page_retry_base_s": 0.01,
+}
 
 
 @dataclass

@@ -64,7 +64,9 @@ async def test_a_member_added_between_full_syncs_is_picked_up_incrementally(
     wall.advance(61)
     sandbox.state.add_member(SEG_A, newcomer, joined_at=wall.now - 5)
     calls = sandbox.members_calls()
-    await pair.wait_status(SEG_A, "an incremental pass", lambda s: s["last_incremental_sync_at"] == iso(wall.now))
+    await pair.wait_status(
+        SEG_A, "an incremental pass", lambda s: s["last_incremental_sync_at"] == iso(wall.now)
+    )
 
     assert await in_index(pair, SEG_A, newcomer)
     status = await pair.status(SEG_A)
@@ -88,7 +90,9 @@ async def test_a_member_removed_between_full_syncs_disappears_at_the_next_full_s
     sandbox.state.remove_member(SEG_A, leaver)
 
     wall.advance(61)
-    await pair.wait_status(SEG_A, "an incremental pass", lambda s: s["last_incremental_sync_at"] == iso(wall.now))
+    await pair.wait_status(
+        SEG_A, "an incremental pass", lambda s: s["last_incremental_sync_at"] == iso(wall.now)
+    )
     assert await in_index(pair, SEG_A, leaver)  # removals are not visible incrementally
     assert "stay in the index until the next full sync" in (await pair.status(SEG_A))["note"]
 
