@@ -20,9 +20,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from edge.demo.setup import create_demo_app
 from edge.sandbox import DEMO_PEOPLE, demo_segment_id, demo_state, running_fake_klaviyo
-from tests.apps import make_settings
+from tests.apps import make_settings, sandbox_settings
 from tests.browser.live_server import live_server
-from tests.edge.admin.support import admin_app, page_routes
+from tests.edge.admin.support import admin_app
 from tests.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.browser
@@ -63,15 +63,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     sandbox = demo_state(CLIENT_ID, CLIENT_SECRET, f"{base}/oauth/klaviyo/callback")
     # Rate limits off: the test connects twice within a second, and the accounts tier allows 1/s.
     with running_fake_klaviyo(sandbox, enforce_rate_limits=False) as klaviyo:
-        settings = make_settings(
+        settings = sandbox_settings(
             tmp_path_factory.mktemp("admin"),
+            klaviyo,
+            CLIENT_ID,
+            CLIENT_SECRET,
             public_url=base,
-            klaviyo_client_id=CLIENT_ID,
-            klaviyo_client_secret=CLIENT_SECRET,
-            klaviyo_api_base=klaviyo,
-            klaviyo_authorize_url=f"{klaviyo}/oauth/authorize",
-            klaviyo_token_url=f"{klaviyo}/oauth/token",
-            klaviyo_revoke_url=f"{klaviyo}/oauth/revoke",
             resolve_deadline_ms=3000,
         )
         with (
@@ -351,7 +348,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = create_demo_app(make_settings(tmp_path_factory.mktemp("admin-demo"), public_url=base))
-    app.router.routes.extend(page_routes())  # until app.py serves /admin itself
     with live_server(app, port=port, lifespan="on"), httpx.Client(base_url=base) as client:
         site = app.state.demo_site
 

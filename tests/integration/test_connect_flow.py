@@ -27,7 +27,7 @@ from edge.sandbox import (
 )
 from edge.store import SqliteStore
 from targeting import parse_experience
-from tests.apps import make_settings
+from tests.apps import sandbox_settings
 from tests.browser.live_server import live_server
 from tests.targeting.factories import doc
 from tests.waiting import free_port
@@ -93,16 +93,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     base = f"http://127.0.0.1:{port}"
     sandbox = demo_state(CLIENT_ID, CLIENT_SECRET, f"{base}/oauth/klaviyo/callback")
     with running_fake_klaviyo(sandbox) as klaviyo:
-        settings = make_settings(
-            tmp_path,
-            public_url=base,
-            klaviyo_client_id=CLIENT_ID,
-            klaviyo_client_secret=CLIENT_SECRET,
-            klaviyo_api_base=klaviyo,
-            klaviyo_authorize_url=f"{klaviyo}/oauth/authorize",
-            klaviyo_token_url=f"{klaviyo}/oauth/token",
-            klaviyo_revoke_url=f"{klaviyo}/oauth/revoke",
-            resolve_deadline_ms=2000,
+        settings = sandbox_settings(
+            tmp_path, klaviyo, CLIENT_ID, CLIENT_SECRET, public_url=base, resolve_deadline_ms=2000
         )
         with (
             live_server(create_app(settings), port=port, lifespan="on"),

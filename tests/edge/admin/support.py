@@ -2,60 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from edge.admin.routes import routes as admin_routes
 from edge.app import create_app
-from edge.events import build_events, events_of
-from edge.events.component import EventsConfig
-from edge.events.routes import routes as event_routes
-from edge.routes import experiences, explain, segments
-from edge.services import Services
 from edge.settings import Settings
 
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 _SIGN_IN_TOKEN = re.compile(r'name="signin_token" value="([^"]+)"')
 
 
-def page_routes() -> list[BaseRoute]:
-    """The configuration API the page sits on, the trigger endpoints and the page itself.
-
-    Added as extra routes until app.py serves them all; a route that app.py already has is
-    harmless here (the first match wins, and it is the same handler).
-    """
-    return [*experiences.routes, *segments.routes, *explain.routes, *event_routes, *admin_routes]
-
-
-async def run_events(svc: Services) -> None:
-    """The event triggers component for the app's lifetime (unless the app already runs one):
-    built, registered, started; closed when the app stops and cancels this task."""
-    if events_of(svc) is not None:
-        return
-    events = build_events(svc, EventsConfig(send=False))
-    svc.assign_observers.append(events.observer)
-    svc.events_scope_hooks.append(events.uses_events)
-    await events.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await events.aclose()
-
-
-def admin_app(
-    settings: Settings,
-    *,
-    extra_routes: Sequence[BaseRoute] = (),
-    on_ready: Callable[[Services], Coroutine[Any, Any, None]] | None = run_events,
-    **kwargs: Any,
-) -> Starlette:
-    return create_app(settings, extra_routes=[*page_routes(), *extra_routes], on_ready=on_ready, **kwargs)
+def admin_app(settings: Settings, *, extra_routes: Sequence[BaseRoute] = (), **kwargs: Any) -> Starlette:
+    """The whole service (the page, the configuration API and the triggers it sits on)."""
+    return create_app(settings, extra_routes=extra_routes, **kwargs)
 
 
 def csrf_of(html: str) -> str:
