@@ -46,6 +46,8 @@ def demo_settings(settings: Settings) -> Settings:
         klaviyo_authorize_url=base + "/oauth/authorize",
         klaviyo_token_url=base + "/oauth/token",
         klaviyo_revoke_url=base + "/oauth/revoke",
+        # The sandbox's own traffic (segment sync, OAuth) would bury the demo's links.
+        access_log=False,
     )
 
 
