@@ -63,7 +63,9 @@ class SiteList(Struct):
     sites: list[SiteView]
 
 
-class KlaviyoStatus(Struct):
+class ConnectionView(Struct):
+    """The connection status every Klaviyo route answers (`oauth.connection.connection_status`)."""
+
     status: ConnectionStatus
     account_id: str | None
     account_name: str | None
@@ -73,19 +75,15 @@ class KlaviyoStatus(Struct):
     last_refresh_at: int | None
     last_error: str | None
     generation: int
+
+
+class KlaviyoStatus(ConnectionView):
     klaviyo_configured: bool
+    # Per targeted segment: state, members, last full / incremental sync, last error.
+    segment_sync: list[dict[str, Any]] | None = None
 
 
-class KlaviyoDisconnected(Struct):
-    status: ConnectionStatus
-    account_id: str | None
-    account_name: str | None
-    scopes: list[str]
-    missing_scopes: list[str]
-    connected_at: int | None
-    last_refresh_at: int | None
-    last_error: str | None
-    generation: int
+class KlaviyoDisconnected(ConnectionView):
     revoked: bool
     was_connected: bool
 
