@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.logs import request_id_var
+from edge.request_ids import new_request_id
 
 access_logger = logging.getLogger("kx_edge.access")
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
@@ -28,7 +28,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(8)
+        request_id = _incoming_request_id(scope) or new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -5,7 +5,6 @@ Nothing here is a module-level singleton: tests build as many apps as they like 
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ class Services:
     redis: aioredis.Redis | None
     runtimes: SiteRuntimes
     clock: Callable[[], float] = time.time
-    # Names this worker process in the `X-KX-Worker` response header (random, not the pid).
-    worker_id: str = field(default_factory=lambda: secrets.token_hex(4))
     resolver: SegmentResolver | None = None
     klaviyo: KlaviyoLink | None = None
     # Async predicates "does this site use event triggers?" (the connect flow then asks for events:write).

@@ -58,6 +58,9 @@ from edge.resolver.results import (
 logger = logging.getLogger("kx_edge.resolver")
 Key = tuple[str, int, str]
 _REQUEUE = frozenset({PendingReason.BUDGET, PendingReason.RATE_LIMITED})
+_INDEX_INFO = ResolutionInfo(Source.INDEX, path=ResolutionPath.INDEX)
+_L1_INFO = ResolutionInfo(Source.L1)
+_MAX_HIT_ANSWERS = 4096  # (cached value, targeted set) pairs; cleared when full
 
 
 class Resolver:
@@ -113,6 +116,7 @@ class Resolver:
         self._l1 = self._caches.l1
         self.index: MembershipIndex = index or NoMembershipIndex()
         self._inflight: dict[Key, asyncio.Task[Outcome]] = {}
+        self._hit_answers: dict[tuple[Membership, frozenset[str]], Resolution] = {}
         self._queue = BackgroundQueue(self._run_queued, self.metrics, max_size=cfg.background_queue_max)
         self._closed = False
 
@@ -148,22 +152,25 @@ class Resolver:
         kx: str | None,
         targeted: frozenset[str],
         deadline_s: float | None = None,
+        *,
+        detail: bool = True,
     ) -> Resolution:
         """The visitor's targeted segments, or why not (yet). Waits at most `deadline_s`
-        (default `resolve_deadline_ms`). `kx` is already decoded: see `parse_kx`."""
+        (default `resolve_deadline_ms`). `kx` is already decoded: see `parse_kx`.
+
+        `detail=False` is for callers that never read `info.cache_age_s` (the storefront): an L1
+        hit then answers a result shared by every visitor with the same cached value, built once.
+        """
         if kx is None:
             return Unidentified(UnidentifiedReason.NO_KX)
+        # Only valid `_kx` values are ever cached, so a hit needs no second validation.
+        entry = self._l1_answer(conn, kx, targeted)
+        if entry is not None:
+            self.metrics.counters["l1_hit"] += 1
+            return self._hit_answer(entry, targeted) if not detail else self._detailed(entry, targeted)
         if not is_valid_kx(kx):
             self.metrics.inc("kx_malformed")
             return Unidentified(UnidentifiedReason.MALFORMED_KX)
-        entry = self._l1_answer(conn, kx, targeted)
-        if entry is not None:
-            self.metrics.inc("l1_hit")
-            if entry.stamp is not None:
-                info = ResolutionInfo(Source.INDEX, path=ResolutionPath.INDEX)
-            else:
-                info = ResolutionInfo(Source.L1, cache_age_s=self._age(entry))
-            return answer(entry, targeted, info)
         if not targeted:
             return Unidentified(UnidentifiedReason.NOTHING_TARGETED)
         self.metrics.inc("l1_miss")
@@ -193,6 +200,27 @@ class Resolver:
             if resolution is not None:
                 return self._count(resolution)
         return self._count(Pending(None, PendingReason.DEADLINE))
+
+    def _detailed(self, entry: Membership, targeted: frozenset[str]) -> Resolution:
+        if entry.stamp is not None:
+            return answer(entry, targeted, _INDEX_INFO)
+        return answer(entry, targeted, ResolutionInfo(Source.L1, cache_age_s=self._age(entry)))
+
+    def _hit_answer(self, entry: Membership, targeted: frozenset[str]) -> Resolution:
+        """`entry`'s answer for `targeted`, without the cache age; remembered per pair.
+
+        Cached values are shared between visitors (see `l1.Interner`), so the few distinct pairs
+        answer every hit; a shared answer also keeps one segment set, whose hash Python caches.
+        """
+        key = (entry, targeted)
+        known = self._hit_answers.get(key)
+        if known is None:
+            info = _INDEX_INFO if entry.stamp is not None else _L1_INFO
+            known = answer(entry, targeted, info)
+            if len(self._hit_answers) >= _MAX_HIT_ANSWERS:
+                self._hit_answers.clear()
+            self._hit_answers[key] = known
+        return known
 
     def _stamp(self, conn: ConnectionRef, targeted: frozenset[str]) -> int | None:
         index = self.index
@@ -506,6 +534,7 @@ class Resolver:
 
     async def forget_account(self, account_id: str) -> None:
         """Drop every cached membership and profile id of an account, in L1 and L2 (on disconnect)."""
+        self._hit_answers.clear()
         await self._caches.forget_account(account_id)
 
     # --- the background queue ------------------------------------------------------------

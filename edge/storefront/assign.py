@@ -8,7 +8,6 @@ pure decision and msgspec encode. Bad input never becomes a 500: each class has 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from edge.errors import error_body
 from edge.middleware import access_logger
+from edge.request_ids import new_request_id
 from edge.runtime import SiteRuntime
 from edge.services import Services
 from edge.storefront.identity import identify
@@ -31,11 +31,13 @@ from edge.storefront.wire import (
     response_encoder,
     valid_visitor_id,
 )
-from targeting import StickyEntry
+from targeting import IdentityKind, StickyEntry
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
 _NO_ENTRIES: Mapping[str, StickyEntry] = MappingProxyType({})
+# The answer's bytes between the visitor id and the retry delay, per identity kind.
+_IDENTITY_PARTS = {kind: f'","identity":"{kind.value}","retry_after_ms":'.encode() for kind in IdentityKind}
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -61,18 +63,15 @@ class _Refused(Exception):
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     svc: Services = scope["state"]["services"]
-    cors: Headers = [
-        (b"x-request-id", secrets.token_hex(8).encode()),
-        (b"x-kx-worker", svc.worker_id.encode()),
-    ]
+    extra: Headers = [(b"x-request-id", new_request_id().encode())]
     started = time.perf_counter() if svc.settings.access_log else 0.0
     status = 200
     try:
-        status = await _handle(svc, scope, receive, send, cors)
+        status = await _handle(svc, scope, receive, send, extra)
     except Exception:
         status = 500
         logger.exception("assign failed")
-        await _send(send, 500, error_body("internal_error", "Something went wrong on our side."), cors)
+        await _send(send, 500, error_body("internal_error", "Something went wrong on our side."), extra)
     if started:
         access_logger.info(
             "%s %s %s", scope["method"], ASSIGN_PATH, status,
@@ -80,25 +79,26 @@ async def assign(scope: Scope, receive: Receive, send: Send) -> None:
         )  # fmt: skip
 
 
-async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, cors: Headers) -> int:
+async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, extra: Headers) -> int:
+    """`extra`: the response's own headers (request id, CORS), grown here as they are known."""
     try:
         origin, declared_length = _request_headers(scope["headers"])
         runtime = await _site(svc, scope["query_string"])
         if origin is not None:
             if origin not in runtime.origins:
                 raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
-            cors += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+            extra += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
         if scope["method"] == "OPTIONS":
-            await _preflight(send, cors, svc.settings.cors_max_age_s)
+            await _preflight(send, extra, svc.settings.cors_max_age_s)
             return 204
         if scope["method"] != "POST":
             raise _Refused(405, "method_not_allowed", "Use POST.", [(b"allow", b"POST, OPTIONS")])
         body = await _read_body(receive, svc.settings.assign_max_body_bytes, declared_length)
         payload = await _answer(svc, runtime, body)
     except _Refused as refused:
-        await _send(send, refused.status, error_body(refused.code, refused.message), cors + refused.headers)
+        await _send(send, refused.status, error_body(refused.code, refused.message), extra + refused.headers)
         return refused.status
-    await _send(send, 200, payload, cors)
+    await _send(send, 200, payload, extra)
     return 200
 
 
@@ -112,48 +112,48 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
 
     warnings: list[str] = []
     visitor_id = request.visitor_id
-    if not valid_visitor_id(visitor_id):
+    if visitor_id is None or not valid_visitor_id(visitor_id):
         if visitor_id is not None:
             warnings.append("visitor_id_replaced")
         visitor_id = new_visitor_id()
-    assert visitor_id is not None
     url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
 
     settings = svc.settings
-    who = await identify(runtime, request.kx, svc.resolver, deadline_s=settings.resolve_deadline_ms / 1000)
-    warnings.extend(who.warnings)
+    who = await identify(
+        runtime, request.kx, svc.resolver, deadline_s=settings.resolve_deadline_ms / 1000, detail=False
+    )
+    if who.warnings:
+        warnings += who.warnings
     now = int(svc.clock())
     memo = runtime.memo
-    carried = memo.read_token(visitor_id, request.sticky, now, settings.sticky_max_age_s)
-    if request.sticky and carried is None:
-        warnings.append("sticky_ignored")
-    decision, experiences = memo.decide(
-        runtime.compiled,
-        visitor_id,
-        who.identity,
-        request.sticky if carried and request.sticky else "",
-        carried[0] if carried else _NO_ENTRIES,
-    )
+    sticky = request.sticky
+    carried = memo.read_token(visitor_id, sticky, now, settings.sticky_max_age_s) if sticky else None
+    if carried is None:
+        if sticky:
+            warnings.append("sticky_ignored")
+        decided = memo.decide(runtime.compiled, visitor_id, who.identity, "", _NO_ENTRIES)
+        previous = None
+    else:
+        assert sticky is not None
+        decided = memo.decide(runtime.compiled, visitor_id, who.identity, sticky, carried[0])
+        previous = (sticky, carried[1])
     for observer in svc.assign_observers:
         try:
-            observer.observed(runtime, visitor_id, who, decision, url)
+            observer.observed(runtime, visitor_id, who, decided.decision, url)
         except Exception:
             logger.exception("an assignment observer failed")
-    previous = (request.sticky, carried[0], carried[1]) if carried and request.sticky else None
-    token = memo.issue_token(visitor_id, decision.sticky, now, previous)
+    token = memo.issue_token(visitor_id, decided, now, previous)
     # Assembled from pre-encoded parts: the visitor id and token are URL-safe by construction.
     return b"".join(
         (
             b'{"visitor_id":"',
             visitor_id.encode(),
-            b'","identity":"',
-            who.identity.kind.value.encode(),
-            b'","retry_after_ms":',
+            _IDENTITY_PARTS[who.identity.kind],
             b"null" if who.retry_after_ms is None else str(who.retry_after_ms).encode(),
             b',"warnings":',
-            response_encoder.encode(warnings),
+            response_encoder.encode(warnings) if warnings else b"[]",
             b',"experiences":[',
-            experiences,
+            decided.experiences,
             b'],"sticky":"',
             token.encode(),
             b'"}',
@@ -175,21 +175,22 @@ def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None
 
 
 async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
+    if query_string.startswith(b"site="):
+        # The snippet's plain `?site=pk_...`: a known public key has no character that a query
+        # string would escape, so an exact match needs no parsing.
+        runtime = svc.runtimes.cached(query_string[5:].decode("latin-1"))
+        if runtime is not None:
+            return runtime
     public_key = ""
-    if query_string.startswith(b"site=") and not any(c in query_string for c in b"&%+"):
-        public_key = query_string[5:].decode("latin-1")  # the snippet's plain ?site=pk_...
-    else:
-        for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
-            if name == "site":
-                public_key = value
-                break
+    for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
+        if name == "site":
+            public_key = value
+            break
     if not public_key:
         raise _Refused(400, "missing_site", "The site query parameter (the site's public key) is required.")
     if len(public_key) > 128:
         raise _Refused(404, "site_not_found", "No site has this public key.")
-    runtime: SiteRuntime | None = svc.runtimes.cached(public_key) or await svc.runtimes.by_public_key(
-        public_key
-    )
+    runtime = svc.runtimes.cached(public_key) or await svc.runtimes.by_public_key(public_key)
     if runtime is None:
         raise _Refused(404, "site_not_found", "No site has this public key.")
     return runtime
@@ -231,7 +232,7 @@ async def _send(send: Send, status: int, body: bytes, extra: Headers) -> None:
     headers: list[Any] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
+        (b"cache-control", b"no-store"),  # personal answers: no shared cache may keep one
         (b"x-content-type-options", b"nosniff"),
         *extra,
     ]

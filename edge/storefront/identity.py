@@ -19,7 +19,13 @@ DEFAULT_RETRY_AFTER_MS = 1000
 
 class SegmentResolver(Protocol):
     async def resolve(
-        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
+        self,
+        conn: ConnectionRef,
+        kx: str | None,
+        targeted: frozenset[str],
+        deadline_s: float | None = None,
+        *,
+        detail: bool = True,
     ) -> Resolution: ...
 
 
@@ -39,34 +45,32 @@ async def identify(
     resolver: SegmentResolver | None,
     *,
     deadline_s: float | None = None,
+    detail: bool = True,
 ) -> VisitorIdentity:
     """Resolve a visitor's identity for `runtime`'s live experiences.
 
     A malformed `kx` is treated as absent (warning `kx_malformed`) and never reaches Klaviyo.
     Nothing is resolved when no live experience needs a segment, or the site is not connected.
+    `detail=False` (the storefront) skips what only `explain` reads: see `Resolver.resolve`.
     """
-    kx = parse_kx(raw_kx) if raw_kx else None
-    result = VisitorIdentity(identity=UNIDENTIFIED, kx=kx)
-    if raw_kx and kx is None:
-        result.warnings.append("kx_malformed")
+    if not raw_kx:
+        return VisitorIdentity(UNIDENTIFIED, None, [], None, None, "no_kx")
+    kx = parse_kx(raw_kx)
     if kx is None:
-        result.not_resolved_because = "no_kx" if not raw_kx else "kx_malformed"
-        return result
-    if not runtime.compiled.needs_identity:
-        result.not_resolved_because = "nothing_targeted"
-        return result
+        return VisitorIdentity(UNIDENTIFIED, None, ["kx_malformed"], None, None, "kx_malformed")
+    compiled = runtime.compiled
+    if not compiled.needs_identity:
+        return VisitorIdentity(UNIDENTIFIED, kx, [], None, None, "nothing_targeted")
     conn = runtime.connection_ref
     if conn is None or resolver is None:
-        result.warnings.append("klaviyo_not_connected")
-        result.not_resolved_because = "klaviyo_not_connected"
-        return result
-    resolution = await resolver.resolve(conn, kx, runtime.compiled.targeted_segments, deadline_s)
-    result.resolution = resolution
+        return VisitorIdentity(
+            UNIDENTIFIED, kx, ["klaviyo_not_connected"], None, None, "klaviyo_not_connected"
+        )
+    resolution = await resolver.resolve(conn, kx, compiled.targeted_segments, deadline_s, detail=detail)
     if isinstance(resolution, Identified):
-        result.identity = Identity.identified(resolution.segment_ids)
-    elif isinstance(resolution, Pending):
-        result.identity = PENDING
-        result.retry_after_ms = resolution.retry_after_ms or DEFAULT_RETRY_AFTER_MS
-    else:
-        assert isinstance(resolution, Unidentified)
-    return result
+        return VisitorIdentity(Identity.identified(resolution.segment_ids), kx, [], None, resolution)
+    if isinstance(resolution, Pending):
+        retry_after_ms = resolution.retry_after_ms or DEFAULT_RETRY_AFTER_MS
+        return VisitorIdentity(PENDING, kx, [], retry_after_ms, resolution)
+    assert isinstance(resolution, Unidentified)
+    return VisitorIdentity(UNIDENTIFIED, kx, [], None, resolution)

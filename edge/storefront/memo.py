@@ -40,6 +40,18 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+class Decided:
+    """A remembered decision: the engine's answer, its encoded experiences, and whether the
+    visitor's sticky entries came out unchanged (then a recent token can be sent back as is)."""
+
+    __slots__ = ("decision", "experiences", "sticky_unchanged")
+
+    def __init__(self, decision: SiteDecision, experiences: bytes, sticky_unchanged: bool) -> None:
+        self.decision = decision
+        self.experiences = experiences
+        self.sticky_unchanged = sticky_unchanged
+
+
 class StorefrontMemo:
     __slots__ = ("_decisions", "_fragments", "_secret", "_site_id", "_tokens")
 
@@ -48,7 +60,7 @@ class StorefrontMemo:
         self._site_id = site_id
         self._tokens: dict[tuple[str, str], tuple[Entries, int]] = {}
         self._fragments: dict[Decision, bytes] = {}
-        self._decisions: dict[tuple[str, Identity, str], tuple[SiteDecision, bytes]] = {}
+        self._decisions: dict[tuple[str, Identity, str], Decided] = {}
 
     def decide(
         self,
@@ -57,7 +69,7 @@ class StorefrontMemo:
         identity: Identity,
         token: str,
         entries: Mapping[str, StickyEntry],
-    ) -> tuple[SiteDecision, bytes]:
+    ) -> Decided:
         """`targeting.decide` and the encoded experiences, remembered by their inputs.
 
         `token` stands for `entries` (the verified token they were read from, or "" for none):
@@ -68,7 +80,8 @@ class StorefrontMemo:
         if known is not None:
             return known
         decision = decide(site, visitor_id, identity, entries)
-        result = (decision, b",".join([self.fragment(d) for d in decision.decisions]))
+        experiences = b",".join([self.fragment(d) for d in decision.decisions])
+        result = Decided(decision, experiences, bool(token) and decision.sticky == entries)
         _bounded_put(self._decisions, key, result, MAX_DECISIONS)
         return result
 
@@ -90,15 +103,15 @@ class StorefrontMemo:
     def issue_token(
         self,
         visitor_id: str,
-        entries: Mapping[str, StickyEntry],
+        decided: Decided,
         now: int,
-        previous: tuple[str, Entries, int] | None,
+        previous: tuple[str, int] | None,
     ) -> str:
-        """The token to send back: the previous one when nothing changed and it is recent."""
-        if previous is not None:
-            token, old_entries, issued_at = previous
-            if now - issued_at < REISSUE_AFTER_S and old_entries == entries:
-                return token
+        """The token to send back: `previous` (token, issue time) when the entries it carries did
+        not change and it is less than a day old; else a freshly signed one."""
+        if previous is not None and decided.sticky_unchanged and now - previous[1] < REISSUE_AFTER_S:
+            return previous[0]
+        entries = decided.decision.sticky
         token = encode_sticky(self._secret, self._site_id, visitor_id, entries, now)
         self._remember((visitor_id, token), (dict(entries), now))
         return token

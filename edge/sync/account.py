@@ -32,6 +32,7 @@ from edge.sync.records import Pass, SegmentRecord, SegmentState
 from edge.sync.targets import AccountTargets, TargetBoard
 
 logger = logging.getLogger("kx_edge.sync")
+_MAX_REMEMBERED_STAMPS = 256  # distinct targeted-segment sets; a site has one per config version
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class AccountSync:
         self.holding = False
         self.records: dict[str, SegmentRecord] = {}
         self.version = deps.next_version()
+        self._stamps: dict[frozenset[str], tuple[int, float]] = {}  # segment set -> (stamp, good until)
         self._fingerprint: dict[str, tuple[SegmentState, int]] = {}
         self._passes: dict[str, tuple[asyncio.Task[None], PassContext]] = {}
         self._slots = asyncio.Semaphore(deps.config.max_concurrent)
@@ -63,13 +65,24 @@ class AccountSync:
     # --- for the resolver ------------------------------------------------------------------
 
     def stamp(self, segment_ids: frozenset[str]) -> int | None:
+        """Runs on every identified request: the answer is remembered per segment set until the
+        records change or the oldest full sync among them ages out."""
         now = self._deps.clock()
+        known = self._stamps.get(segment_ids)
+        if known is not None and now < known[1]:
+            return known[0]
         max_age = self._deps.config.max_age_s
         records = self.records
+        good_until = float("inf")
         for segment_id in segment_ids:
             record = records.get(segment_id)
             if record is None or not record.usable(now, max_age):
                 return None
+            assert record.full_at is not None  # usable() checked it
+            good_until = min(good_until, record.full_at + max_age)
+        if len(self._stamps) >= _MAX_REMEMBERED_STAMPS:
+            self._stamps.clear()
+        self._stamps[segment_ids] = (self.version, good_until)
         return self.version
 
     async def members(self, segment_ids: frozenset[str], profile_id: str) -> frozenset[str] | None:
@@ -112,6 +125,7 @@ class AccountSync:
             self._fingerprint = fingerprint
             self.version = self._deps.next_version()
         self.records = records
+        self._stamps = {}
 
     async def _publish(self, segment_id: str, record: SegmentRecord) -> bool:
         written = await self._deps.store.write_record(self.account_id, segment_id, record, self._lease.token)

@@ -7,7 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from edge import request_ids
 from edge.app import create_app
+from edge.request_ids import worker_of
 from edge.settings import Settings
 from tests.apps import app_client, create_site, make_settings, operator, services_of
 
@@ -168,7 +170,7 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert response.headers["x-request-id"] == "abc12345-given"
     generated = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["x-request-id"] != "bad id with spaces"
-    assert len(generated.headers["x-request-id"]) == 16
+    assert worker_of(generated.headers["x-request-id"]) == request_ids.WORKER_ID
 
 
 async def test_readyz_reports_the_store(client: httpx.AsyncClient) -> None:

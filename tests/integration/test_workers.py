@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from edge.request_ids import worker_of
 from tests.targeting.factories import doc
 from tests.waiting import free_port, port_answers, wait_until
 
@@ -44,10 +45,14 @@ def _call_worker(
             return (
                 response.status,
                 json.loads(response.read() or b"null"),
-                response.headers.get("x-kx-worker", ""),
+                worker_of(response.headers.get("x-request-id", "")),
             )
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null"), error.headers.get("x-kx-worker", "")
+        return (
+            error.code,
+            json.loads(error.read() or b"null"),
+            worker_of(error.headers.get("x-request-id", "")),
+        )
 
 
 @pytest.fixture

@@ -230,7 +230,13 @@ class ScriptedResolver:
     calls: list[str | None] = field(default_factory=list)
 
     async def resolve(
-        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
+        self,
+        conn: ConnectionRef,
+        kx: str | None,
+        targeted: frozenset[str],
+        deadline_s: float | None = None,
+        *,
+        detail: bool = True,
     ) -> Resolution:
         self.calls.append(kx)
         return self.answer

@@ -72,7 +72,13 @@ class ScriptedResolver:
     answers: dict[str, Resolution] = field(default_factory=dict)
 
     async def resolve(
-        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
+        self,
+        conn: ConnectionRef,
+        kx: str | None,
+        targeted: frozenset[str],
+        deadline_s: float | None = None,
+        *,
+        detail: bool = True,
     ) -> Resolution:
         return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
 

@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from edge import request_ids
 from edge.app import create_app
 from edge.klaviyo.types import ConnectionRef
+from edge.request_ids import worker_of
 from edge.resolver.results import Identified, Pending, Resolution, Unidentified, UnidentifiedReason
 from edge.settings import Settings
 from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience
@@ -33,7 +35,13 @@ class ScriptedResolver:
     calls: list[tuple[ConnectionRef, str | None, frozenset[str]]] = field(default_factory=list)
 
     async def resolve(
-        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
+        self,
+        conn: ConnectionRef,
+        kx: str | None,
+        targeted: frozenset[str],
+        deadline_s: float | None = None,
+        *,
+        detail: bool = True,
     ) -> Resolution:
         self.calls.append((conn, kx, targeted))
         return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
@@ -349,6 +357,8 @@ async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: S
             kx: str | None,
             targeted: frozenset[str],
             deadline_s: float | None = None,
+            *,
+            detail: bool = True,
         ) -> Resolution:
             raise RuntimeError("a bug")
 
@@ -359,7 +369,7 @@ async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: S
         response = await _assign(client, site, {"kx": VIP_KX})
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
-    assert len(response.headers["x-request-id"]) == 16
+    assert worker_of(response.headers["x-request-id"]) == request_ids.WORKER_ID
 
 
 async def test_a_returning_visitor_keeps_the_same_token_while_nothing_changes(
