@@ -122,6 +122,7 @@ class RunResult:
     wrk_cpu_s: float
     machine_cpu_s: float
     response_bytes: float
+    idle_cpu_share: float = 0.0  # of one core, with no load: the server's own background work
 
     @property
     def other_cpu_s(self) -> float:
@@ -327,7 +328,18 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+IDLE_SECONDS = 3.0
+
+
+def idle_cpu_share(pid: int, seconds: float = IDLE_SECONDS) -> float:
+    """The server's CPU while nobody calls it: timers, pollers, background tasks."""
+    before, started = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)  # measuring what happens in the meantime: nothing to wait for
+    return (cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
 def measure(name: str, pid: int, url: str, script: Path, args: argparse.Namespace) -> RunResult:
+    idle = idle_cpu_share(pid)
     run_wrk(url, script, args, args.warmup)
     load1 = os.getloadavg()[0]
     server_before, wrk_before, machine_before = (
@@ -354,6 +366,7 @@ def measure(name: str, pid: int, url: str, script: Path, args: argparse.Namespac
         wrk_cpu_s=wrk_cpu,
         machine_cpu_s=machine_cpu,
         response_bytes=raw["bytes"] / max(1, requests),
+        idle_cpu_share=idle,
     )
 
 
@@ -642,18 +655,24 @@ def report(
         f"checked before load: every answer 200, identity right, no warning, {compared} decisions "
         "identical to targeting.decide on the visitors' true segments"
     )
-    print(f"during the measured assign run: resolver L1 hits {hits:,}, L1 misses {misses:,}")
+    collections = ", ".join(
+        f"gen{g} {after.get(f'gc.gen{g}', 0) - before.get(f'gc.gen{g}', 0):,}" for g in range(3)
+    )
+    print(
+        f"during the measured assign run: resolver L1 hits {hits:,}, L1 misses {misses:,}; "
+        f"garbage collections {collections}"
+    )
     print()
     print(
         f"{'server':<20} {'req/s':>9} {'p50':>9} {'p90':>9} {'p99':>9} {'max':>9} {'non-200':>8} "
-        f"{'sock err':>8} {'B/resp':>7} {'srv CPU':>8} {'µs CPU/req':>10} {'wrk CPU':>8} {'others':>7} {'load1':>6}"
+        f"{'sock err':>8} {'B/resp':>7} {'srv CPU':>8} {'µs CPU/req':>10} {'wrk CPU':>8} {'others':>7} {'load1':>6} {'idle':>6}"
     )
     for r in results:
         print(
             f"{r.name:<20} {r.rate:>9,.0f} {r.p50_ms:>6.2f} ms {r.p90_ms:>6.2f} ms {r.p99_ms:>6.2f} ms "
             f"{r.max_ms:>6.1f} ms {r.non200:>8} {r.socket_errors:>8} {r.response_bytes:>7.0f} "
             f"{r.server_cpu_s / r.seconds:>7.0%} {r.cpu_us_per_request:>10.1f} "
-            f"{r.wrk_cpu_s / r.seconds:>7.0%} {r.other_cpu_s / r.seconds:>6.0%} {r.load1:>6.2f}"
+            f"{r.wrk_cpu_s / r.seconds:>7.0%} {r.other_cpu_s / r.seconds:>6.0%} {r.load1:>6.2f} {r.idle_cpu_share:>6.1%}"
         )
     vs_starlette, vs_raw = assign.rate / starlette.rate, assign.rate / raw.rate
     print()
@@ -670,7 +689,8 @@ def report(
     )
     print(
         "(srv CPU, wrk CPU, others: share of one core used by the server, by wrk, and by the rest of the machine "
-        "during the run; load1: the 1-minute load average before the run)"
+        "during the run; load1: the 1-minute load average before the run; idle: the server's CPU with no "
+        f"load, over {IDLE_SECONDS:.0f} s before its warm-up: its own timers and background tasks)"
     )
     invalid = [r.name for r in results if not r.valid]
     if invalid:

@@ -5,7 +5,7 @@
 - `assign_app`: kx-edge itself, built as `edge.asgi.create_app_from_environment` builds it
   (settings from the `KX_EDGE_*` environment, logging configured from them), plus two bench-only
   routes. `/v1/assign` is answered by `StorefrontFastPath` before routing, so routes cost it
-  nothing: `GET /__bench/stats` (the resolver's counters: L1 hits and misses) and
+  nothing: `GET /__bench/stats` (the resolver's counters: L1 hits and misses; garbage collections) and
   `POST /__bench/inprocess` (times the app called directly, without HTTP, in this process and with
   its warm cache; see `in_process`).
 - `starlette_app`: bare Starlette, one route: `await request.body()`, then a small `JSONResponse`.
@@ -110,6 +110,7 @@ def assign_app() -> Starlette:
         svc: Services = request.state.services
         resolver = svc.resolver
         counters = resolver.metrics.snapshot() if isinstance(resolver, Resolver) else {}
+        counters |= {f"gc.gen{generation}": s["collections"] for generation, s in enumerate(gc.get_stats())}
         return JSONResponse({"pid": os.getpid(), "resolver": counters})
 
     async def inprocess(request: Request) -> Response:

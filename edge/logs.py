@@ -87,12 +87,17 @@ def configure_logging(*, level: str, fmt: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
     # httpx logs every request URL at INFO; OAuth callbacks carry codes and states in theirs.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # Our own access log carries the request id; uvicorn's would duplicate it without one.
-    logging.getLogger("uvicorn.access").disabled = True
+    # Our own access log carries the request id; uvicorn's would duplicate it without one. uvicorn
+    # formats its line (client address, quoted path) whenever this logger has a handler anywhere up
+    # its chain, before `disabled` is looked at: no handlers and no propagation skip that work.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True

@@ -57,3 +57,20 @@ def test_http_client_request_lines_are_not_logged() -> None:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_uvicorns_own_access_line_is_never_built() -> None:
+    """uvicorn formats its access line whenever `uvicorn.access` has a handler up its chain (it
+    asks `hasHandlers()`, not `disabled`); our access log replaces it, so it must have none."""
+    from edge.logs import configure_logging
+
+    access = logging.getLogger("uvicorn.access")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, access.propagate, access.disabled
+    try:
+        configure_logging(level="info", fmt="json", secrets=[])
+        assert root.handlers
+        assert not access.hasHandlers()
+    finally:
+        root.handlers[:], level, access.propagate, access.disabled = saved
+        root.setLevel(level)
