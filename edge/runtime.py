@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 
@@ -38,18 +38,18 @@ class SiteRuntime:
     origins: frozenset[str]
     connection: Connection | None
     memo: StorefrontMemo
+    # The connection the resolver may use: only an active one with an account.
+    connection_ref: ConnectionRef | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        conn, ref = self.connection, None
+        if conn is not None and conn.status is ConnectionStatus.ACTIVE and conn.account_id:
+            ref = ConnectionRef(conn.site_id, conn.account_id, conn.generation)
+        object.__setattr__(self, "connection_ref", ref)
 
     @property
     def config_version(self) -> int:
         return self.site.config_version
-
-    @property
-    def connection_ref(self) -> ConnectionRef | None:
-        """The connection the resolver may use: only an active one with an account."""
-        conn = self.connection
-        if conn is None or conn.status is not ConnectionStatus.ACTIVE or not conn.account_id:
-            return None
-        return ConnectionRef(conn.site_id, conn.account_id, conn.generation)
 
 
 class SiteRuntimes:

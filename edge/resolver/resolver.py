@@ -152,22 +152,18 @@ class Resolver:
         kx: str | None,
         targeted: frozenset[str],
         deadline_s: float | None = None,
-        *,
-        detail: bool = True,
     ) -> Resolution:
         """The visitor's targeted segments, or why not (yet). Waits at most `deadline_s`
-        (default `resolve_deadline_ms`). `kx` is already decoded: see `parse_kx`.
-
-        `detail=False` is for callers that never read `info.cache_age_s` (the storefront): an L1
-        hit then answers a result shared by every visitor with the same cached value, built once.
-        """
+        (default `resolve_deadline_ms`). `kx` is already decoded: see `parse_kx`."""
         if kx is None:
             return Unidentified(UnidentifiedReason.NO_KX)
         # Only valid `_kx` values are ever cached, so a hit needs no second validation.
         entry = self._l1_answer(conn, kx, targeted)
         if entry is not None:
             self.metrics.counters["l1_hit"] += 1
-            return self._hit_answer(entry, targeted) if not detail else self._detailed(entry, targeted)
+            if entry.stamp is not None:
+                return answer(entry, targeted, _INDEX_INFO)
+            return answer(entry, targeted, ResolutionInfo(Source.L1, cache_age_s=self._age(entry)))
         if not is_valid_kx(kx):
             self.metrics.inc("kx_malformed")
             return Unidentified(UnidentifiedReason.MALFORMED_KX)
@@ -201,17 +197,17 @@ class Resolver:
                 return self._count(resolution)
         return self._count(Pending(None, PendingReason.DEADLINE))
 
-    def _detailed(self, entry: Membership, targeted: frozenset[str]) -> Resolution:
-        if entry.stamp is not None:
-            return answer(entry, targeted, _INDEX_INFO)
-        return answer(entry, targeted, ResolutionInfo(Source.L1, cache_age_s=self._age(entry)))
+    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
+        """`resolve` when L1 answers (no I/O, no await), else None; without the cache age.
 
-    def _hit_answer(self, entry: Membership, targeted: frozenset[str]) -> Resolution:
-        """`entry`'s answer for `targeted`, without the cache age; remembered per pair.
-
-        Cached values are shared between visitors (see `l1.Interner`), so the few distinct pairs
-        answer every hit; a shared answer also keeps one segment set, whose hash Python caches.
+        For the storefront's hot path. Cached values are shared between visitors (see
+        `l1.Interner`), so the answer for each (value, targeted) pair is built once and shared too;
+        a shared answer also keeps one segment set, whose hash Python caches.
         """
+        entry = self._l1_answer(conn, kx, targeted)
+        if entry is None:
+            return None
+        self.metrics.counters["l1_hit"] += 1
         key = (entry, targeted)
         known = self._hit_answers.get(key)
         if known is None:

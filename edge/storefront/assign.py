@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,7 +22,7 @@ from edge.middleware import access_logger
 from edge.request_ids import new_request_id
 from edge.runtime import SiteRuntime
 from edge.services import Services
-from edge.storefront.identity import identify
+from edge.storefront.identity import identify, identify_cached
 from edge.storefront.wire import (
     MAX_URL_CHARS,
     new_visitor_id,
@@ -31,11 +30,10 @@ from edge.storefront.wire import (
     response_encoder,
     valid_visitor_id,
 )
-from targeting import IdentityKind, StickyEntry
+from targeting import IdentityKind
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
-_NO_ENTRIES: Mapping[str, StickyEntry] = MappingProxyType({})
 # The answer's bytes between the visitor id and the retry delay, per identity kind.
 _IDENTITY_PARTS = {kind: f'","identity":"{kind.value}","retry_after_ms":'.encode() for kind in IdentityKind}
 Headers = list[tuple[bytes, bytes]]
@@ -119,30 +117,27 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
     url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
 
     settings = svc.settings
-    who = await identify(
-        runtime, request.kx, svc.resolver, deadline_s=settings.resolve_deadline_ms / 1000, detail=False
+    resolver = svc.resolver
+    who = identify_cached(runtime, request.kx, resolver) or await identify(
+        runtime, request.kx, resolver, deadline_s=settings.resolve_deadline_ms / 1000
     )
     if who.warnings:
         warnings += who.warnings
-    now = int(svc.clock())
-    memo = runtime.memo
-    sticky = request.sticky
-    carried = memo.read_token(visitor_id, sticky, now, settings.sticky_max_age_s) if sticky else None
-    if carried is None:
-        if sticky:
-            warnings.append("sticky_ignored")
-        decided = memo.decide(runtime.compiled, visitor_id, who.identity, "", _NO_ENTRIES)
-        previous = None
-    else:
-        assert sticky is not None
-        decided = memo.decide(runtime.compiled, visitor_id, who.identity, sticky, carried[0])
-        previous = (sticky, carried[1])
+    answer = runtime.memo.answer(
+        runtime.compiled,
+        visitor_id,
+        who.identity,
+        request.sticky,
+        int(svc.clock()),
+        settings.sticky_max_age_s,
+    )
+    if answer.sticky_ignored:
+        warnings.append("sticky_ignored")
     for observer in svc.assign_observers:
         try:
-            observer.observed(runtime, visitor_id, who, decided.decision, url)
+            observer.observed(runtime, visitor_id, who, answer.decision, url)
         except Exception:
             logger.exception("an assignment observer failed")
-    token = memo.issue_token(visitor_id, decided, now, previous)
     # Assembled from pre-encoded parts: the visitor id and token are URL-safe by construction.
     return b"".join(
         (
@@ -153,9 +148,9 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
             b',"warnings":',
             response_encoder.encode(warnings) if warnings else b"[]",
             b',"experiences":[',
-            decided.experiences,
+            answer.experiences,
             b'],"sticky":"',
-            token.encode(),
+            answer.sticky.encode(),
             b'"}',
         )
     )

@@ -19,14 +19,12 @@ DEFAULT_RETRY_AFTER_MS = 1000
 
 class SegmentResolver(Protocol):
     async def resolve(
-        self,
-        conn: ConnectionRef,
-        kx: str | None,
-        targeted: frozenset[str],
-        deadline_s: float | None = None,
-        *,
-        detail: bool = True,
+        self, conn: ConnectionRef, kx: str | None, targeted: frozenset[str], deadline_s: float | None = None
     ) -> Resolution: ...
+
+    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
+        """The answer when it is at hand without I/O, else None."""
+        ...
 
 
 @dataclass(slots=True)
@@ -39,34 +37,60 @@ class VisitorIdentity:
     not_resolved_because: str | None = None
 
 
+def identify_cached(
+    runtime: SiteRuntime, raw_kx: str | None, resolver: SegmentResolver | None
+) -> VisitorIdentity | None:
+    """`identify` when it needs no I/O (no kx, nothing to resolve, or a cached answer), else
+    None. For the storefront's hot path: no coroutine, and no cache age in the resolution."""
+    early = _without_resolving(runtime, raw_kx, resolver)
+    if isinstance(early, VisitorIdentity):
+        return early
+    conn, kx = early
+    assert resolver is not None
+    resolution = resolver.cached(conn, kx, runtime.compiled.targeted_segments)
+    return None if resolution is None else _resolved(kx, resolution)
+
+
 async def identify(
     runtime: SiteRuntime,
     raw_kx: str | None,
     resolver: SegmentResolver | None,
     *,
     deadline_s: float | None = None,
-    detail: bool = True,
 ) -> VisitorIdentity:
     """Resolve a visitor's identity for `runtime`'s live experiences.
 
     A malformed `kx` is treated as absent (warning `kx_malformed`) and never reaches Klaviyo.
     Nothing is resolved when no live experience needs a segment, or the site is not connected.
-    `detail=False` (the storefront) skips what only `explain` reads: see `Resolver.resolve`.
     """
+    early = _without_resolving(runtime, raw_kx, resolver)
+    if isinstance(early, VisitorIdentity):
+        return early
+    conn, kx = early
+    assert resolver is not None
+    return _resolved(kx, await resolver.resolve(conn, kx, runtime.compiled.targeted_segments, deadline_s))
+
+
+def _without_resolving(
+    runtime: SiteRuntime, raw_kx: str | None, resolver: SegmentResolver | None
+) -> VisitorIdentity | tuple[ConnectionRef, str]:
+    """The identity when nothing needs resolving, else what to resolve it with."""
     if not raw_kx:
         return VisitorIdentity(UNIDENTIFIED, None, [], None, None, "no_kx")
     kx = parse_kx(raw_kx)
     if kx is None:
         return VisitorIdentity(UNIDENTIFIED, None, ["kx_malformed"], None, None, "kx_malformed")
-    compiled = runtime.compiled
-    if not compiled.needs_identity:
+    if not runtime.compiled.needs_identity:
         return VisitorIdentity(UNIDENTIFIED, kx, [], None, None, "nothing_targeted")
     conn = runtime.connection_ref
     if conn is None or resolver is None:
         return VisitorIdentity(
             UNIDENTIFIED, kx, ["klaviyo_not_connected"], None, None, "klaviyo_not_connected"
         )
-    resolution = await resolver.resolve(conn, kx, compiled.targeted_segments, deadline_s, detail=detail)
+    return conn, kx
+
+
+def _resolved(kx: str, resolution: Resolution) -> VisitorIdentity:
     if isinstance(resolution, Identified):
         return VisitorIdentity(Identity.identified(resolution.segment_ids), kx, [], None, resolution)
     if isinstance(resolution, Pending):

@@ -1,18 +1,22 @@
-"""Per-site memory for the assignment hot path: verified sticky tokens and encoded decisions.
+"""Per-site memory for the assignment hot path: verified sticky tokens and whole answers.
 
-Both are pure functions of their inputs, so remembering them changes no answer:
+Everything here is a pure function of its inputs, so remembering it changes no answer:
 - a token is verified (HMAC, msgpack, id checks) once per (visitor, token); later requests with
-  the same token reuse the result until it expires. A returning visitor whose sticky entries did
-  not change gets the same token back until it is a day old, instead of a fresh signature.
+  the same token reuse the result until it expires.
+- an answer (the decision, its encoded experiences and the token to send back) is remembered by
+  (visitor, identity, token in): `decide` is pure and the token in stands for its entries. A
+  returning visitor whose entries did not change gets its own token back until that is a day old,
+  instead of a fresh signature; the answer is remembered until then (or until the token in
+  expires), so a remembered answer never outlives a rule below.
 - decisions are values (the engine builds every outcome at compile time), so each one's JSON
-  fragment is encoded once; and `decide` is pure, so a returning visitor with the same identity
-  and the same sticky token gets the decision (and its encoded experiences) computed before.
+  fragment is encoded once, and visitors with the same decisions share one encoded list.
 The memo lives on a `SiteRuntime` and is replaced with it when the configuration changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TypeVar
 
 import msgspec
@@ -31,59 +35,75 @@ from targeting import (
 
 REISSUE_AFTER_S = 86_400
 MAX_TOKENS = 20_000
+MAX_ANSWERS = 20_000
 MAX_FRAGMENTS = 10_000
-MAX_DECISIONS = 20_000
 _encode = msgspec.json.Encoder().encode
+_NO_ENTRIES: Mapping[str, StickyEntry] = MappingProxyType({})
 
 Entries = dict[str, StickyEntry]
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class Decided:
-    """A remembered decision: the engine's answer, its encoded experiences, and whether the
-    visitor's sticky entries came out unchanged (then a recent token can be sent back as is)."""
+class Answer:
+    """What a visitor is answered, minus what changes per request (warnings, retry delay).
 
-    __slots__ = ("decision", "experiences", "sticky_unchanged")
+    `sticky_ignored`: the token in was not valid (the answer then carries that warning).
+    `good_until`: epoch second from which it must be worked out again.
+    """
 
-    def __init__(self, decision: SiteDecision, experiences: bytes, sticky_unchanged: bool) -> None:
+    __slots__ = ("decision", "experiences", "good_until", "sticky", "sticky_ignored")
+
+    def __init__(
+        self, decision: SiteDecision, experiences: bytes, sticky: str, good_until: int, sticky_ignored: bool
+    ) -> None:
         self.decision = decision
-        self.experiences = experiences
-        self.sticky_unchanged = sticky_unchanged
+        self.experiences = experiences  # the encoded decisions, comma-separated
+        self.sticky = sticky  # the token to send back
+        self.good_until = good_until
+        self.sticky_ignored = sticky_ignored
 
 
 class StorefrontMemo:
-    __slots__ = ("_decisions", "_fragments", "_secret", "_site_id", "_tokens")
+    __slots__ = ("_answers", "_fragments", "_lists", "_secret", "_site_id", "_tokens")
 
     def __init__(self, secret: bytes, site_id: str) -> None:
         self._secret = secret
         self._site_id = site_id
         self._tokens: dict[tuple[str, str], tuple[Entries, int]] = {}
+        self._answers: dict[tuple[str, Identity, str], Answer] = {}
         self._fragments: dict[Decision, bytes] = {}
-        self._decisions: dict[tuple[str, Identity, str], Decided] = {}
+        self._lists: dict[tuple[Decision, ...], bytes] = {}
 
-    def decide(
+    def answer(
         self,
         site: CompiledSite,
         visitor_id: str,
         identity: Identity,
-        token: str,
-        entries: Mapping[str, StickyEntry],
-    ) -> Decided:
-        """`targeting.decide` and the encoded experiences, remembered by their inputs.
-
-        `token` stands for `entries` (the verified token they were read from, or "" for none):
-        the same token always carries the same entries. `site` is this memo's runtime's.
-        """
-        key = (visitor_id, identity, token)
-        known = self._decisions.get(key)
-        if known is not None:
+        token: str | None,
+        now: int,
+        max_age_s: int,
+    ) -> Answer:
+        """The answer for a visitor with `identity` who sent `token` (None or "" for none).
+        `site` is this memo's runtime's."""
+        key = (visitor_id, identity, token or "")
+        known = self._answers.get(key)
+        if known is not None and now < known.good_until:
             return known
+        carried = self.read_token(visitor_id, token, now, max_age_s)
+        entries = _NO_ENTRIES if carried is None else carried[0]
         decision = decide(site, visitor_id, identity, entries)
-        experiences = b",".join([self.fragment(d) for d in decision.decisions])
-        result = Decided(decision, experiences, bool(token) and decision.sticky == entries)
-        _bounded_put(self._decisions, key, result, MAX_DECISIONS)
-        return result
+        if carried is not None and now - carried[1] < REISSUE_AFTER_S and decision.sticky == entries:
+            assert token is not None
+            sticky, good_until = token, carried[1] + min(REISSUE_AFTER_S, max_age_s)
+        else:
+            sticky = self._issue(visitor_id, decision.sticky, now)
+            good_until = now + min(REISSUE_AFTER_S, max_age_s)
+            if carried is not None:  # the same token in must not be honoured once it expires
+                good_until = min(good_until, carried[1] + max_age_s)
+        known = Answer(decision, self._encoded(decision), sticky, good_until, bool(token) and carried is None)
+        _bounded_put(self._answers, key, known, MAX_ANSWERS)
+        return known
 
     def read_token(
         self, visitor_id: str, token: str | None, now: int, max_age_s: int
@@ -97,24 +117,8 @@ class StorefrontMemo:
             return known if token_is_current(known[1], now, max_age_s) else None
         read = read_sticky(self._secret, self._site_id, visitor_id, token, now, max_age_s)
         if read is not None:
-            self._remember(key, read)
+            _bounded_put(self._tokens, key, read, MAX_TOKENS)
         return read
-
-    def issue_token(
-        self,
-        visitor_id: str,
-        decided: Decided,
-        now: int,
-        previous: tuple[str, int] | None,
-    ) -> str:
-        """The token to send back: `previous` (token, issue time) when the entries it carries did
-        not change and it is less than a day old; else a freshly signed one."""
-        if previous is not None and decided.sticky_unchanged and now - previous[1] < REISSUE_AFTER_S:
-            return previous[0]
-        entries = decided.decision.sticky
-        token = encode_sticky(self._secret, self._site_id, visitor_id, entries, now)
-        self._remember((visitor_id, token), (dict(entries), now))
-        return token
 
     def fragment(self, decision: Decision) -> bytes:
         """`decision` as the storefront's JSON element."""
@@ -125,8 +129,19 @@ class StorefrontMemo:
                 self._fragments[decision] = encoded
         return encoded
 
-    def _remember(self, key: tuple[str, str], value: tuple[Entries, int]) -> None:
-        _bounded_put(self._tokens, key, value, MAX_TOKENS)
+    def _encoded(self, decision: SiteDecision) -> bytes:
+        """The decisions' JSON elements, comma-separated; one copy per distinct list."""
+        decisions = decision.decisions
+        encoded = self._lists.get(decisions)
+        if encoded is None:
+            encoded = b",".join([self.fragment(d) for d in decisions])
+            _bounded_put(self._lists, decisions, encoded, MAX_FRAGMENTS)
+        return encoded
+
+    def _issue(self, visitor_id: str, entries: Mapping[str, StickyEntry], now: int) -> str:
+        token = encode_sticky(self._secret, self._site_id, visitor_id, entries, now)
+        _bounded_put(self._tokens, (visitor_id, token), (dict(entries), now), MAX_TOKENS)
+        return token
 
 
 def _bounded_put(table: dict[K, V], key: K, value: V, limit: int) -> None:

@@ -77,10 +77,11 @@ class ScriptedResolver:
         kx: str | None,
         targeted: frozenset[str],
         deadline_s: float | None = None,
-        *,
-        detail: bool = True,
     ) -> Resolution:
         return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
+
+    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
+        return None  # nothing at hand: every visit goes through resolve
 
 
 class LoseAnswers(httpx.AsyncBaseTransport):

@@ -355,3 +355,56 @@ async def test_membership_index_answers_without_the_scarce_call(
     assert isinstance(result, Identified) and result.segment_ids == {"S1", "S2"}
     assert result.info.source is Source.INDEX
     assert result.info.klaviyo_calls == {"profiles": 1}
+
+
+async def test_cached_answers_l1_hits_without_io_and_shares_them(
+    klaviyo: respx.MockRouter, make_resolver: MakeResolver, clock: ManualClock
+) -> None:
+    """The storefront's synchronous path: the same answers as `resolve`, nothing past L1."""
+    klaviyo.get("/api/profiles").mock(side_effect=[ids("profile", "P1"), ids("profile")])
+    klaviyo.get(PROFILE_SEGMENTS).mock(return_value=ids("segment", "S1", "S9"))
+    resolver = make_resolver(negative_cache_ttl_s=600)
+    assert resolver.cached(CONN, KX, FOUR) is None  # a miss: resolving needs Klaviyo
+    resolved = await resolver.resolve(CONN, KX, FOUR)
+    hit = resolver.cached(CONN, KX, FOUR)
+    assert isinstance(resolved, Identified) and isinstance(hit, Identified)
+    assert hit.segment_ids == resolved.segment_ids == {"S1"}
+    assert hit.info.source is Source.L1 and hit.info.cache_age_s is None
+    assert resolver.cached(CONN, KX, FOUR) is hit  # one shared answer per cached value
+    assert (
+        resolver.cached(ConnectionRef(CONN.site_id, CONN.account_id, CONN.generation + 1), KX, FOUR) is None
+    )
+
+    other = "b" * 20
+    await resolver.resolve(CONN, other, FOUR)
+    absent = resolver.cached(CONN, other, FOUR)
+    assert isinstance(absent, Unidentified) and absent.reason is UnidentifiedReason.NOT_FOUND
+    clock.now += 600
+    assert resolver.cached(CONN, other, FOUR) is None  # expired like any L1 value
+    assert resolver.metrics.counters["l1_hit"] == 3
+
+
+async def test_cached_index_answers_end_when_a_sync_lands(
+    klaviyo: respx.MockRouter, make_resolver: MakeResolver
+) -> None:
+    class Index:
+        enabled = True
+        current = 1
+
+        def stamp(self, account_id: str, segment_ids: frozenset[str]) -> int | None:
+            return self.current
+
+        async def members(
+            self, account_id: str, segment_ids: frozenset[str], profile_id: str
+        ) -> frozenset[str] | None:
+            return segment_ids & {"S1"}
+
+    klaviyo.get("/api/profiles").mock(return_value=ids("profile", "P1"))
+    resolver = make_resolver()
+    index = Index()
+    resolver.index = index
+    await resolver.resolve(CONN, KX, FOUR)
+    hit = resolver.cached(CONN, KX, FOUR)
+    assert isinstance(hit, Identified) and hit.info.source is Source.INDEX
+    index.current = 2  # a sync landed: the memo of the old index must not answer
+    assert resolver.cached(CONN, KX, FOUR) is None

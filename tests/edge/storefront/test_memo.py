@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from edge.storefront.memo import REISSUE_AFTER_S, Decided, StorefrontMemo
+from edge.storefront.memo import REISSUE_AFTER_S, StorefrontMemo
 from targeting import (
     DEFAULT_CONTROL,
     UNIDENTIFIED,
     Identity,
-    SiteDecision,
-    StickyEntry,
     decide,
     decode_sticky,
     encode_sticky,
@@ -15,73 +13,79 @@ from tests.targeting.factories import doc, seg, site
 
 SECRET = b"s" * 32
 VISITOR = "v" * 22
-ENTRIES = {"exp": StickyEntry.entered("b"), "other": DEFAULT_CONTROL}
+YEAR = 365 * 86_400
+SITE = site(doc("exp"), doc("vip", type="personalization", rules={"any": [seg("VIP")]}))
+VIP = Identity.identified(frozenset({"VIP"}))
 
 
-def _decided(entries: dict[str, StickyEntry], *, unchanged: bool) -> Decided:
-    return Decided(SiteDecision(decisions=(), sticky=entries), b"", sticky_unchanged=unchanged)
+def _memo() -> StorefrontMemo:
+    return StorefrontMemo(SECRET, "site_1")
 
 
-def test_an_unchanged_recent_token_is_sent_back_as_it_is() -> None:
-    memo = StorefrontMemo(SECRET, "site_1")
-    first = memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=False), 1000, None)
-    read = memo.read_token(VISITOR, first, 1500, 10**8)
-    assert read == (ENTRIES, 1000)
-    assert memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=True), 1500, (first, 1000)) == first
+def test_a_returning_visitor_gets_the_same_answer_and_token_back() -> None:
+    memo = _memo()
+    first = memo.answer(SITE, VISITOR, VIP, None, 1000, YEAR)
+    assert not first.sticky_ignored
+    assert decode_sticky(SECRET, "site_1", VISITOR, first.sticky, 1000) == first.decision.sticky
+    again = memo.answer(SITE, VISITOR, VIP, first.sticky, 1500, YEAR)
+    assert again.sticky == first.sticky
+    assert again.decision == decide(SITE, VISITOR, VIP, first.decision.sticky)
+    assert memo.answer(SITE, VISITOR, VIP, first.sticky, 1600, YEAR) is again  # remembered
 
 
-def test_a_changed_or_aged_token_is_issued_afresh_and_verifies() -> None:
-    memo = StorefrontMemo(SECRET, "site_1")
-    first = memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=False), 1000, None)
-    fewer = {"exp": StickyEntry.entered("b")}
-    changed = memo.issue_token(VISITOR, _decided(fewer, unchanged=False), 1001, (first, 1000))
-    assert changed != first
-    assert decode_sticky(SECRET, "site_1", VISITOR, changed, 1001) == fewer
+def test_a_token_is_sent_back_for_a_day_then_signed_afresh() -> None:
+    memo = _memo()
+    token = memo.answer(SITE, VISITOR, VIP, None, 1000, YEAR).sticky
+    assert memo.answer(SITE, VISITOR, VIP, token, 1000 + REISSUE_AFTER_S - 1, YEAR).sticky == token
     aged_at = 1000 + REISSUE_AFTER_S
-    aged = memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=True), aged_at, (first, 1000))
-    assert aged != first
-    assert decode_sticky(SECRET, "site_1", VISITOR, aged, aged_at) == ENTRIES
-
-
-def test_a_remembered_token_still_expires() -> None:
-    memo = StorefrontMemo(SECRET, "site_1")
-    token = memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=False), 1000, None)
-    assert memo.read_token(VISITOR, token, 1000 + 50, max_age_s=100) is not None
-    assert memo.read_token(VISITOR, token, 1000 + 101, max_age_s=100) is None
-
-
-def test_remembering_never_lets_a_token_open_another_visitor_or_site() -> None:
-    memo = StorefrontMemo(SECRET, "site_1")
-    token = memo.issue_token(VISITOR, _decided(ENTRIES, unchanged=False), 1000, None)
-    assert memo.read_token("w" * 22, token, 1000, 10**8) is None
-    foreign = encode_sticky(SECRET, "site_2", VISITOR, ENTRIES, 1000)
-    assert memo.read_token(VISITOR, foreign, 1000, 10**8) is None
-    assert memo.read_token(VISITOR, token[:-2] + "AA", 1000, 10**8) is None
-
-
-def test_decisions_are_remembered_by_their_inputs_only() -> None:
-    compiled = site(doc("vip", type="personalization", rules={"any": [seg("VIP")]}))
-    memo = StorefrontMemo(SECRET, "site_1")
-    vip = Identity.identified(frozenset({"VIP"}))
-    first = memo.decide(compiled, VISITOR, vip, "", {})
-    again = memo.decide(compiled, VISITOR, vip, "", {})
-    assert again is first
-    assert first.decision == decide(compiled, VISITOR, vip, {})
-    anonymous = memo.decide(compiled, VISITOR, UNIDENTIFIED, "", {})
-    assert (
-        anonymous.decision == decide(compiled, VISITOR, UNIDENTIFIED, {})
-        and anonymous.decision != first.decision
+    aged = memo.answer(SITE, VISITOR, VIP, token, aged_at, YEAR).sticky
+    assert aged != token
+    assert decode_sticky(SECRET, "site_1", VISITOR, aged, aged_at) == decode_sticky(
+        SECRET, "site_1", VISITOR, token, 1000
     )
-    assert b'"variation_id":"b"' in first.experiences and b'"reason":"rules_matched"' in first.experiences
 
 
-def test_a_decision_knows_whether_the_carried_entries_changed() -> None:
-    compiled = site(doc("exp"))
-    memo = StorefrontMemo(SECRET, "site_1")
-    fresh = memo.decide(compiled, VISITOR, UNIDENTIFIED, "", {})
-    assert not fresh.sticky_unchanged  # nothing was carried: a token must be issued
-    token = memo.issue_token(VISITOR, fresh, 1000, None)
-    carried = fresh.decision.sticky
-    assert memo.decide(compiled, VISITOR, UNIDENTIFIED, token, carried).sticky_unchanged
-    stale = {**carried, "ended": DEFAULT_CONTROL}  # an experience that is no longer on the site
-    assert not memo.decide(compiled, VISITOR, UNIDENTIFIED, "older-token", stale).sticky_unchanged
+def test_changed_entries_get_a_fresh_token() -> None:
+    memo = _memo()
+    carried = {**decide(SITE, VISITOR, VIP, {}).sticky, "ended": DEFAULT_CONTROL}  # no longer on the site
+    old = encode_sticky(SECRET, "site_1", VISITOR, carried, 1000)
+    answer = memo.answer(SITE, VISITOR, VIP, old, 1001, YEAR)
+    assert answer.sticky != old and not answer.sticky_ignored
+    assert "ended" not in decode_sticky(SECRET, "site_1", VISITOR, answer.sticky, 1001)
+
+
+def test_a_token_that_is_not_valid_is_ignored_and_replaced() -> None:
+    memo = _memo()
+    token = memo.answer(SITE, VISITOR, VIP, None, 1000, YEAR).sticky
+    for bad in (token[:-2] + "AA", encode_sticky(SECRET, "site_2", VISITOR, {}, 1000), "garbage"):
+        answer = memo.answer(SITE, VISITOR, VIP, bad, 1000, YEAR)
+        assert answer.sticky_ignored and answer.sticky != bad
+    assert memo.answer(SITE, "w" * 22, VIP, token, 1000, YEAR).sticky_ignored  # another visitor's
+
+
+def test_a_remembered_answer_never_outlives_the_token_it_was_read_from() -> None:
+    memo = _memo()
+    token = memo.answer(SITE, VISITOR, VIP, None, 1000, 100).sticky
+    assert memo.answer(SITE, VISITOR, VIP, token, 1050, 100).sticky == token
+    expired = memo.answer(SITE, VISITOR, VIP, token, 1101, 100)
+    assert expired.sticky_ignored and expired.sticky != token
+    assert memo.read_token(VISITOR, token, 1101, max_age_s=100) is None
+
+
+def test_answers_are_remembered_by_their_inputs_only() -> None:
+    memo = _memo()
+    vip = memo.answer(SITE, VISITOR, VIP, None, 1000, YEAR)
+    anonymous = memo.answer(SITE, VISITOR, UNIDENTIFIED, None, 1000, YEAR)
+    assert vip.decision == decide(SITE, VISITOR, VIP, {})
+    assert anonymous.decision == decide(SITE, VISITOR, UNIDENTIFIED, {})
+    assert anonymous.decision != vip.decision
+    assert b'"variation_id":"b"' in vip.experiences and b'"reason":"rules_matched"' in vip.experiences
+
+
+def test_visitors_with_the_same_decisions_share_one_encoded_list() -> None:
+    memo = _memo()
+    answers = [memo.answer(SITE, f"{n:022d}", UNIDENTIFIED, None, 1000, YEAR) for n in range(40)]
+    by_decisions = {a.decision.decisions: a.experiences for a in answers}
+    assert 1 < len(by_decisions) < len(answers)  # some visitors share decisions, not all
+    for a in answers:
+        assert a.experiences is by_decisions[a.decision.decisions]
