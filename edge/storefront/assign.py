@@ -10,21 +10,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from edge.errors import error_body
 from edge.middleware import access_logger
 from edge.request_ids import new_request_id
 from edge.runtime import SiteRuntime
 from edge.services import Services
-from edge.storefront.identity import identify, identify_cached
+from edge.storefront.identity import VisitorIdentity, identify, identify_cached
 from edge.storefront.wire import (
     MAX_URL_CHARS,
+    AssignRequest,
     new_visitor_id,
     request_decoder,
     response_encoder,
@@ -37,6 +37,11 @@ ASSIGN_PATH = "/v1/assign"
 # The answer's bytes between the visitor id and the retry delay, per identity kind.
 _IDENTITY_PARTS = {kind: f'","identity":"{kind.value}","retry_after_ms":'.encode() for kind in IdentityKind}
 Headers = list[tuple[bytes, bytes]]
+_JSON_HEADERS: Headers = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),  # personal answers: no shared cache may keep one
+    (b"x-content-type-options", b"nosniff"),
+]
 
 
 class EdgeApp(Starlette):
@@ -78,10 +83,15 @@ async def assign(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, extra: Headers) -> int:
-    """`extra`: the response's own headers (request id, CORS), grown here as they are known."""
+    """`extra`: the response's own headers (request id, CORS), grown here as they are known.
+
+    The usual request (a known site, the whole body in one message, the visitor's identity in
+    L1) takes no await but the body's and the answer's: each step has a synchronous fast path.
+    """
     try:
         origin, declared_length = _request_headers(scope["headers"])
-        runtime = await _site(svc, scope["query_string"])
+        query = scope["query_string"]
+        runtime = _known_site(svc, query) or await _site(svc, query)
         if origin is not None:
             if origin not in runtime.origins:
                 raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
@@ -91,8 +101,21 @@ async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, ext
             return 204
         if scope["method"] != "POST":
             raise _Refused(405, "method_not_allowed", "Use POST.", [(b"allow", b"POST, OPTIONS")])
-        body = await _read_body(receive, svc.settings.assign_max_body_bytes, declared_length)
-        payload = await _answer(svc, runtime, body)
+        limit = svc.settings.assign_max_body_bytes
+        if declared_length is not None and declared_length > limit:
+            raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")
+            if len(body) > limit:
+                raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+        else:
+            body = await _read_rest(receive, message, limit)
+        request = _decode(body)
+        who = identify_cached(runtime, request.kx, svc.resolver) or await identify(
+            runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
+        )
+        payload = _answer(svc, runtime, request, who)
     except _Refused as refused:
         await _send(send, refused.status, error_body(refused.code, refused.message), extra + refused.headers)
         return refused.status
@@ -100,14 +123,18 @@ async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, ext
     return 200
 
 
-async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
+def _decode(body: bytes) -> AssignRequest:
+    if not body:
+        raise _Refused(400, "empty_body", "The body must be a JSON object.")
     try:
-        request = request_decoder.decode(body)
+        return request_decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise _Refused(422, "validation_failed", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise _Refused(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
+
+def _answer(svc: Services, runtime: SiteRuntime, request: AssignRequest, who: VisitorIdentity) -> bytes:
     warnings: list[str] = []
     visitor_id = request.visitor_id
     if visitor_id is None or not valid_visitor_id(visitor_id):
@@ -115,12 +142,6 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
             warnings.append("visitor_id_replaced")
         visitor_id = new_visitor_id()
     url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
-
-    settings = svc.settings
-    resolver = svc.resolver
-    who = identify_cached(runtime, request.kx, resolver) or await identify(
-        runtime, request.kx, resolver, deadline_s=settings.resolve_deadline_ms / 1000
-    )
     if who.warnings:
         warnings += who.warnings
     answer = runtime.memo.answer(
@@ -129,7 +150,7 @@ async def _answer(svc: Services, runtime: SiteRuntime, body: bytes) -> bytes:
         who.identity,
         request.sticky,
         int(svc.clock()),
-        settings.sticky_max_age_s,
+        svc.settings.sticky_max_age_s,
     )
     if answer.sticky_ignored:
         warnings.append("sticky_ignored")
@@ -169,13 +190,15 @@ def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None
     return origin, length
 
 
-async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
+def _known_site(svc: Services, query_string: bytes) -> SiteRuntime | None:
+    """The snippet's plain `?site=pk_...` for a site in memory. A public key has no character a
+    query string would escape, so an exact match needs no parsing."""
     if query_string.startswith(b"site="):
-        # The snippet's plain `?site=pk_...`: a known public key has no character that a query
-        # string would escape, so an exact match needs no parsing.
-        runtime = svc.runtimes.cached(query_string[5:].decode("latin-1"))
-        if runtime is not None:
-            return runtime
+        return svc.runtimes.cached(query_string[5:].decode("latin-1"))
+    return None
+
+
+async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
     public_key = ""
     for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
         if name == "site":
@@ -191,13 +214,12 @@ async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
     return runtime
 
 
-async def _read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
-    if declared is not None and declared > limit:
-        raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+async def _read_rest(receive: Receive, first: Message, limit: int) -> bytes:
+    """The body when it came in several messages (or the client left)."""
     chunks: list[bytes] = []
     size = 0
+    message = first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise _Refused(400, "client_disconnected", "The client went away.")
         chunk = message.get("body", b"")
@@ -206,10 +228,8 @@ async def _read_body(receive: Receive, limit: int, declared: int | None) -> byte
             raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
         chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    if not size:
-        raise _Refused(400, "empty_body", "The body must be a JSON object.")
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
+        message = await receive()
 
 
 async def _preflight(send: Send, cors: Headers, max_age_s: int) -> None:
@@ -224,12 +244,6 @@ async def _preflight(send: Send, cors: Headers, max_age_s: int) -> None:
 
 
 async def _send(send: Send, status: int, body: bytes, extra: Headers) -> None:
-    headers: list[Any] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),  # personal answers: no shared cache may keep one
-        (b"x-content-type-options", b"nosniff"),
-        *extra,
-    ]
+    headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
