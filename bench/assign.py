@@ -488,7 +488,7 @@ def expected_decisions(docs: Sequence[dict[str, Any]], visitors: Sequence[Visito
 
 
 def sequence_label(us: float) -> str:
-    return f"{'the same steps run one after another for each request':<70} {us:6.1f} µs"
+    return f"{'decode, identify and answer one after another for each request':<70} {us:6.1f} µs"
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -716,7 +716,9 @@ def report(
     for label, key in rows:
         if key in in_process:
             print(f"  {label:<72} {in_process[key]:6.1f} µs")
-    print("  the handler's steps (a rebuild of _answer for attribution), each timed alone in a loop:")
+    print(
+        "  the handler's steps (its own functions; the sends are the harness's), each timed alone in a loop:"
+    )
     for step, us in steps.items():
         print(f"    {step:<70} {us:6.1f} µs")
     print(f"    {'sum of the steps':<70} {sum(steps.values()):6.1f} µs")

@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.applications import Starlette
@@ -37,15 +36,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge.app import create_app
 from edge.local_secrets import ensure_local_secrets
 from edge.logs import configure_logging
+from edge.request_ids import new_request_id
 from edge.resolver import Resolver
 from edge.services import Services
 from edge.settings import SECRET_ENV, load_settings
+from edge.storefront import assign as assign_module
 from edge.storefront.assign import assign
-from edge.storefront.identity import identify
-from edge.storefront.wire import AssignResponse, ExperienceOut, request_decoder, response_encoder
-from targeting import decide, decode_sticky, encode_sticky
+from edge.storefront.identity import identify_cached
 
-SEQUENCE = "all steps in sequence, per request"
+SEQUENCE = "decode, identify and answer in sequence, per request"
 SMALL_JSON = {"status": "ok", "variation": "control"}
 _RAW_BODY = msgspec.json.encode(SMALL_JSON)
 _RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_RAW_BODY)).encode())]
@@ -233,122 +232,65 @@ async def _noop(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
-    """µs per request of each step of `edge.storefront.assign._answer`, each timed alone over the
-    same bodies, in the handler's order. A rebuild of the handler's steps, for attribution only:
-    `handler_us` is the real handler."""
-    settings = svc.settings
-    public_key = dict(parse_qsl(spec.query_string))["site"]
-    runtime = svc.runtimes.cached(public_key)
-    assert runtime is not None
+    """µs per request of each step of `edge.storefront.assign._handle`, each timed alone over the
+    same requests, in the handler's order, with the handler's own functions (the sends are the
+    harness's). For attribution only: `handler_us` is the real handler."""
+    requests = _requests(spec, {"services": svc})
+    n = max(1, spec.iterations // len(requests)) * len(requests)
+    count = len(requests)
+    scopes = [scope for scope, _ in requests]
     bodies = [body.encode() for body in spec.bodies]
-    n = max(1, spec.iterations // len(bodies)) * len(bodies)
+    runtime = svc.runtimes.by_query_string(scopes[0]["query_string"])
+    assert runtime is not None, "the bench's site is in memory and asked for by ?site=<key>"
+    decoded = [assign_module._decode(body) for body in bodies]
+    whos = [identify_cached(runtime, r.kx, svc.resolver) for r in decoded]
+    assert all(who is not None for who in whos), "every visitor's identity is in L1"
     steps: dict[str, float] = {}
-    now = int(svc.clock())
-    deadline_s = settings.resolve_deadline_ms / 1000
-    secret, site_id, max_age = runtime.secret, runtime.site.id, settings.sticky_max_age_s
 
     def clock(name: str, started: float) -> None:
         steps[name] = min(steps.get(name, float("inf")), (time.perf_counter() - started) / n * 1e6)
 
-    decoded = [request_decoder.decode(body) for body in bodies]
-    vids = [r.visitor_id or "" for r in decoded]
-    whos = [await identify(runtime, r.kx, svc.resolver, deadline_s=deadline_s) for r in decoded]
-    stickies = [
-        decode_sticky(secret, site_id, v, r.sticky, now, max_age) for v, r in zip(vids, decoded, strict=True)
-    ]
-    decisions = [
-        decide(runtime.compiled, v, w.identity, s) for v, w, s in zip(vids, whos, stickies, strict=True)
-    ]
-    tokens = [encode_sticky(secret, site_id, v, d.sticky, now) for v, d in zip(vids, decisions, strict=True)]
-    count = len(bodies)
     for _ in range(spec.repeats):
         started = time.perf_counter()
+        for _ in range(n):
+            new_request_id().encode()
+        clock("request id", started)
+
+        started = time.perf_counter()
         for i in range(n):
-            request_decoder.decode(bodies[i % count])
+            assign_module._request_headers(scopes[i % count]["headers"])
+        clock("request headers (origin, content-length)", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            svc.runtimes.by_query_string(scopes[i % count]["query_string"])
+        clock("site by public key", started)
+
+        started = time.perf_counter()
+        for i in range(n):
+            assign_module._decode(bodies[i % count])
         clock("decode body (msgspec)", started)
 
-        query = spec.query_string
-        started = time.perf_counter()
-        for _ in range(n):
-            for name, value in parse_qsl(query, max_num_fields=20):
-                if name == "site":
-                    svc.runtimes.cached(value)
-                    break
-        clock("site lookup (parse_qsl + dict)", started)
-
         started = time.perf_counter()
         for i in range(n):
-            await identify(runtime, decoded[i % count].kx, svc.resolver, deadline_s=deadline_s)
-        clock("identify (parse_kx + resolver L1 hit)", started)
+            identify_cached(runtime, decoded[i % count].kx, svc.resolver)
+        clock("identify (kx check + resolver L1 hit)", started)
 
         started = time.perf_counter()
         for i in range(n):
             k = i % count
-            decode_sticky(secret, site_id, vids[k], decoded[k].sticky, now, max_age)
-        clock("decode_sticky", started)
+            who = whos[k]
+            assert who is not None
+            assign_module._answer(svc, runtime, decoded[k], who)
+        clock("answer (remembered answer, observers, body)", started)
 
         started = time.perf_counter()
         for i in range(n):
             k = i % count
-            decide(runtime.compiled, vids[k], whos[k].identity, stickies[k])
-        clock("decide", started)
-
-        started = time.perf_counter()
-        for i in range(n):
-            k = i % count
-            encode_sticky(secret, site_id, vids[k], decisions[k].sticky, now)
-        clock("encode_sticky", started)
-
-        started = time.perf_counter()
-        for i in range(n):
-            k = i % count
-            response_encoder.encode(
-                AssignResponse(
-                    visitor_id=vids[k],
-                    identity=whos[k].identity.kind.value,
-                    retry_after_ms=whos[k].retry_after_ms,
-                    warnings=[],
-                    experiences=[
-                        ExperienceOut(
-                            d.experience_id, d.type.value, d.status.value, d.entered, d.variation_id,
-                            d.is_control, d.reason.value,
-                        )
-                        for d in decisions[k].decisions
-                    ],
-                    sticky=tokens[k],
-                )
-            )  # fmt: skip
-        clock("build + encode response", started)
-
-        started = time.perf_counter()
-        for i in range(n):
-            k = i % count
-            r = request_decoder.decode(bodies[k])
-            for name, value in parse_qsl(query, max_num_fields=20):
-                if name == "site":
-                    svc.runtimes.cached(value)
-                    break
-            who = await identify(runtime, r.kx, svc.resolver, deadline_s=deadline_s)
-            vid = r.visitor_id or ""
-            entries = decode_sticky(secret, site_id, vid, r.sticky, now, max_age)
-            decision = decide(runtime.compiled, vid, who.identity, entries)
-            token = encode_sticky(secret, site_id, vid, decision.sticky, now)
-            response_encoder.encode(
-                AssignResponse(
-                    visitor_id=vid,
-                    identity=who.identity.kind.value,
-                    retry_after_ms=who.retry_after_ms,
-                    warnings=[],
-                    experiences=[
-                        ExperienceOut(
-                            d.experience_id, d.type.value, d.status.value, d.entered, d.variation_id,
-                            d.is_control, d.reason.value,
-                        )
-                        for d in decision.decisions
-                    ],
-                    sticky=token,
-                )
-            )  # fmt: skip
+            request = assign_module._decode(bodies[k])
+            who = identify_cached(runtime, request.kx, svc.resolver)
+            assert who is not None
+            assign_module._answer(svc, runtime, request, who)
         clock(SEQUENCE, started)
     return steps
 

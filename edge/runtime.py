@@ -68,6 +68,7 @@ class SiteRuntimes:
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._by_key: dict[str, SiteRuntime] = {}
+        self._by_query: dict[bytes, SiteRuntime] = {}  # b"site=<public key>": the snippet's query
         self._by_id: dict[str, SiteRuntime] = {}
         # Unknown public keys are remembered briefly so garbage keys cannot hammer the store.
         self._unknown: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=5.0)
@@ -79,6 +80,11 @@ class SiteRuntimes:
 
     def cached(self, public_key: str) -> SiteRuntime | None:
         return self._by_key.get(public_key)
+
+    def by_query_string(self, query_string: bytes) -> SiteRuntime | None:
+        """The site in memory whose public key is the whole query, `site=<public key>` exactly as
+        the snippet sends it; None for anything else (parse it)."""
+        return self._by_query.get(query_string)
 
     async def by_public_key(self, public_key: str) -> SiteRuntime | None:
         runtime = self._by_key.get(public_key)
@@ -145,8 +151,10 @@ class SiteRuntimes:
             return  # a slower, older load must not replace a newer one
         if current is not None and current.site.public_key != runtime.site.public_key:
             self._by_key.pop(current.site.public_key, None)
+            self._by_query.pop(_query(current.site.public_key), None)
         self._by_id[runtime.site.id] = runtime
         self._by_key[runtime.site.public_key] = runtime
+        self._by_query[_query(runtime.site.public_key)] = runtime
         if self.on_install is not None:
             self.on_install(runtime)
 
@@ -154,6 +162,7 @@ class SiteRuntimes:
         runtime = self._by_id.pop(site_id, None)
         if runtime is not None:
             self._by_key.pop(runtime.site.public_key, None)
+            self._by_query.pop(_query(runtime.site.public_key), None)
         if self.on_forget is not None:
             self.on_forget(site_id)
 
@@ -187,3 +196,8 @@ class SiteRuntimes:
                 await self.refresh_changed()
             except Exception:
                 logger.exception("config watcher failed; retrying")
+
+
+def _query(public_key: str) -> bytes:
+    # Public keys are URL-safe by construction: the query needs no escaping.
+    return b"site=" + public_key.encode("ascii")

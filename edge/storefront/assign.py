@@ -91,7 +91,7 @@ async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, ext
     try:
         origin, declared_length = _request_headers(scope["headers"])
         query = scope["query_string"]
-        runtime = _known_site(svc, query) or await _site(svc, query)
+        runtime = svc.runtimes.by_query_string(query) or await _site(svc, query)
         if origin is not None:
             if origin not in runtime.origins:
                 raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
@@ -188,14 +188,6 @@ def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None
                 raise _Refused(400, "bad_content_length", "Content-Length is not a number.")
             length = int(value)
     return origin, length
-
-
-def _known_site(svc: Services, query_string: bytes) -> SiteRuntime | None:
-    """The snippet's plain `?site=pk_...` for a site in memory. A public key has no character a
-    query string would escape, so an exact match needs no parsing."""
-    if query_string.startswith(b"site="):
-        return svc.runtimes.cached(query_string[5:].decode("latin-1"))
-    return None
 
 
 async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
