@@ -4,7 +4,7 @@
 
 - `assign_app`: kx-edge itself, built as `edge.asgi.create_app_from_environment` builds it
   (settings from the `KX_EDGE_*` environment, logging configured from them), plus two bench-only
-  routes. `/v1/assign` is answered by `StorefrontFastPath` before routing, so routes cost it
+  routes. `/v1/assign` is answered by `EdgeApp` before routing, so routes cost it
   nothing: `GET /__bench/stats` (the resolver's counters: L1 hits and misses; garbage collections) and
   `POST /__bench/inprocess` (times the app called directly, without HTTP, in this process and with
   its warm cache; see `in_process`).

@@ -67,10 +67,13 @@ async def test_a_stale_index_hands_over_to_per_visit_resolution(
     still = await pair.resolver.resolve(CONN, kx_of(3), AB)
     assert still.info.source is Source.INDEX  # within 24 h of the last full sync: still used
     assert (await pair.status(SEG_A))["state"] == "fresh"
+    at_hand = pair.resolver.cached(CONN, kx_of(3), AB)  # the storefront's synchronous path
+    assert at_hand is not None and at_hand.info.source is Source.INDEX
 
     wall.advance(86400 - 3600)
     status = await pair.status(SEG_A)
     assert status["state"] == "stale" and status["used_for_visitors"] is False
+    assert pair.resolver.cached(CONN, kx_of(3), AB) is None  # the remembered stamp aged out too
     per_visit = await pair.resolver.resolve(CONN, kx_of(3), AB)
     assert isinstance(per_visit, Identified) and per_visit.segment_ids == {SEG_A}
     assert per_visit.info.source is Source.KLAVIYO and per_visit.info.path is ResolutionPath.PROFILE
