@@ -3,7 +3,8 @@
 Bodies are not written by hand: their schemas are generated with `msgspec.json.schema_components`
 from the types the handlers decode or answer with (`ExperienceDocument`/`ExperienceView`,
 `ExplainRequest`/`ExplainResponse` with targeting's own trace types, `SegmentList`, the sites
-route's `SiteCreate`/`SitePatch`, the storefront's `AssignRequest`/`AssignResponse`, ...). Paths,
+route's `SiteCreate`/`SitePatch`, the storefront's `AssignRequest`/`AssignResponse`, the
+triggers' `TriggersPut`/`TriggersView`/`TriggersStatus`, ...). Paths,
 parameters, status codes, headers and security are described here in code, one `Op` per
 operation. The document is built once per app and kept on its state.
 """
@@ -37,6 +38,7 @@ from edge.config_api.views import (
     SiteList,
     SiteView,
 )
+from edge.events.views import TriggersPut, TriggersStatus, TriggersView
 from edge.routes.sites import SiteCreate, SitePatch
 from edge.storefront.wire import AssignRequest, AssignResponse
 from targeting import ExperienceStatus, ExperienceType
@@ -111,6 +113,7 @@ IF_NONE_MATCH: Final = Param(
 )
 _EXPERIENCE = "/v1/sites/{site_id}/experiences"
 _ITEM = _EXPERIENCE + "/{experience_id}"
+_TRIGGERS = "/v1/sites/{site_id}/klaviyo/triggers"
 _WRITE_ERRORS = (400, 401, 404, 409, 413, 422, 503)
 _ITEM_OPERATIONS = ("getExperience", "replaceExperience", "deleteExperience", "startExperience",
                     "pauseExperience", "endExperience")  # fmt: skip
@@ -169,6 +172,18 @@ OPERATIONS: Final[tuple[Op, ...]] = (
        "The connected account's segments, starred first (cached 60 s).", "klaviyo",
        (Answer(200, "The segments.", SegmentList),), (400, 401, 404, 409, 503),
        params=(Param("q", "query", {"type": "string", "maxLength": 200}, "Part of a name (any case)."),)),
+    Op("GET", _TRIGGERS, "getTriggers", "The event triggers: switches, metric names and properties.",
+       "events", (Answer(200, "Each trigger, and what sending needs that the connection lacks.", TriggersView),),
+       (401, 404, 503)),
+    Op("PUT", _TRIGGERS, "updateTriggers", "Switch event triggers on or off (any subset).", "events",
+       (Answer(200, "Each trigger after the change.", TriggersView),), (400, 401, 404, 413, 422, 503),
+       request=TriggersPut,
+       description="A trigger on sends its Klaviyo event for visits from then on; switching on asks "
+       "nothing of Klaviyo, but sending needs the events:write scope (see missing_scopes)."),
+    Op("GET", f"{_TRIGGERS}/status", "getTriggersStatus",
+       "Are events reaching Klaviyo? Counts, errors and hints per trigger.", "events",
+       (Answer(200, "The last 24 hours per trigger, the outbox, and troubleshooting hints.",
+               TriggersStatus),), (401, 404, 503)),
     Op("POST", "/v1/sites/{site_id}/explain", "explain", "Explain every decision for one visitor.", "explain",
        (Answer(200, "Identity, sticky entries, and per experience the decision, trace and summary.",
                ExplainResponse),),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,20 +11,9 @@ from edge.errors import ServiceUnavailable
 from edge.events.component import Events, events_of
 from edge.events.status import status_view, triggers_view
 from edge.events.triggers import Trigger
+from edge.events.views import Switch, TriggersPut
 from edge.http import decode_json, json_response, read_body
 from edge.services import services
-
-
-class Switch(msgspec.Struct, forbid_unknown_fields=True):
-    enabled: bool
-
-
-class TriggersPut(msgspec.Struct, forbid_unknown_fields=True):
-    """Any subset of the triggers; an unknown key is a 422, so a typo is never silently ignored."""
-
-    entered_test: Switch | msgspec.UnsetType = msgspec.UNSET
-    saw_personalization: Switch | msgspec.UnsetType = msgspec.UNSET
-    profile_sync: Switch | msgspec.UnsetType = msgspec.UNSET
 
 
 def _events(request: Request) -> Events:

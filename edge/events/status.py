@@ -13,6 +13,14 @@ from typing import Any
 from edge.events.component import Events, events_of
 from edge.events.plan import SkipReason, Visit, plan_visit, unique_id, utc_day
 from edge.events.triggers import METRIC_NAMES, Switches, Trigger, trigger_view
+from edge.events.views import (
+    LastError,
+    OutboxHealth,
+    TriggerHealth,
+    TriggerHealthByName,
+    TriggersStatus,
+    TriggersView,
+)
 from edge.runtime import SiteRuntime
 from edge.services import Services
 from edge.storefront.identity import VisitorIdentity
@@ -34,56 +42,58 @@ def _missing_scopes(switches: Switches, connection: Connection | None) -> list[s
     return [EVENTS_SCOPE] if switches.any and lacks_events_scope(connection) else []
 
 
-async def triggers_view(events: Events, site_id: str) -> dict[str, Any]:
+async def triggers_view(events: Events, site_id: str) -> TriggersView:
     switches = await events.switches.read(site_id)
     connection = await events.connections(site_id)
-    view: dict[str, Any] = {t.value: trigger_view(t, switches.on(t)) for t in Trigger}
-    view["missing_scopes"] = _missing_scopes(switches, connection)
-    return view
+    views = {t.value: trigger_view(t, switches.on(t)) for t in Trigger}
+    return TriggersView(**views, missing_scopes=_missing_scopes(switches, connection))
 
 
-async def status_view(events: Events, site_id: str) -> dict[str, Any]:
+async def status_view(events: Events, site_id: str) -> TriggersStatus:
     now = events.clock()
     switches = await events.switches.read(site_id)
     connection = await events.connections(site_id)
     stats = await events.outbox.stats(site_id, now)
-    triggers: dict[str, Any] = {}
+    triggers: dict[str, TriggerHealth] = {}
     for trigger in Trigger:
         s = stats.triggers[trigger]
         skipped = {k.removeprefix("skipped:"): n for k, n in s.counts.items() if k.startswith("skipped:")}
-        triggers[trigger.value] = {
-            "enabled": switches.on(trigger),
-            "metric_name": METRIC_NAMES[trigger],
-            "last_sent_at": None if s.last_sent_at is None else int(s.last_sent_at),
-            "sent": s.counts.get("sent", 0),
-            "failed": s.counts.get("failed", 0),
-            "pending": s.pending,
-            "skipped": sum(skipped.values()),
-            "skipped_by_reason": skipped,
-            "dropped": s.counts.get("dropped", 0),
-            "last_error": None
-            if s.last_error is None
-            else {"message": s.last_error, "at": None if s.last_error_at is None else int(s.last_error_at)},
-        }
-    return {
-        "window": "last 24 hours (pending: now)",
-        "connection_status": (connection.status if connection else ConnectionStatus.DISCONNECTED).value,
-        "events_scope_missing": lacks_events_scope(connection),
-        "missing_scopes": _missing_scopes(switches, connection),
-        "triggers": triggers,
-        "problems": _problems(switches, connection, triggers),
-        "outbox": {
-            "backend": events.outbox.backend,
-            "pending": stats.size,
-            "cap": events.outbox.cap,
-            "buffered": len(events.observer.buffer),
-            "dropped_from_memory": events.observer.overflow,
-            "sending": events.sender is not None,
-        },
-    }
+        last_error = None
+        if s.last_error is not None:
+            last_error = LastError(s.last_error, None if s.last_error_at is None else int(s.last_error_at))
+        triggers[trigger.value] = TriggerHealth(
+            enabled=switches.on(trigger),
+            metric_name=METRIC_NAMES[trigger],
+            last_sent_at=None if s.last_sent_at is None else int(s.last_sent_at),
+            sent=s.counts.get("sent", 0),
+            failed=s.counts.get("failed", 0),
+            pending=s.pending,
+            skipped=sum(skipped.values()),
+            skipped_by_reason=skipped,
+            dropped=s.counts.get("dropped", 0),
+            last_error=last_error,
+        )
+    return TriggersStatus(
+        window="last 24 hours (pending: now)",
+        connection_status=connection.status if connection else ConnectionStatus.DISCONNECTED,
+        events_scope_missing=lacks_events_scope(connection),
+        missing_scopes=_missing_scopes(switches, connection),
+        triggers=TriggerHealthByName(**triggers),
+        problems=_problems(switches, connection, triggers),
+        outbox=OutboxHealth(
+            backend=events.outbox.backend,
+            pending=stats.size,
+            cap=events.outbox.cap,
+            buffered=len(events.observer.buffer),
+            dropped_from_memory=events.observer.overflow,
+            sending=events.sender is not None,
+        ),
+    )
 
 
-def _problems(switches: Switches, connection: Connection | None, triggers: dict[str, Any]) -> list[str]:
+def _problems(
+    switches: Switches, connection: Connection | None, triggers: dict[str, TriggerHealth]
+) -> list[str]:
     """Joy-style troubleshooting hints, most fundamental first."""
     if not switches.any:
         return ["Every trigger is off: switch one on with PUT /v1/sites/{site_id}/klaviyo/triggers."]
@@ -95,13 +105,13 @@ def _problems(switches: Switches, connection: Connection | None, triggers: dict[
     if lacks_events_scope(connection):
         problems.append("The Klaviyo connection lacks events:write: reconnect Klaviyo to grant it.")
     for name, t in triggers.items():
-        if t["enabled"] and t["skipped_by_reason"].get(SkipReason.NO_KX.value):
+        if t.enabled and t.skipped_by_reason.get(SkipReason.NO_KX.value):
             problems.append(
                 f"{name}: some visitors had no _kx, so Klaviyo could not tell who they were; turn on "
                 "email-to-website tracking in Klaviyo so links carry _kx."
             )
-        if t["enabled"] and t["failed"]:
-            problems.append(f"{name}: {t['failed']} events failed in the last 24 h; see last_error.")
+        if t.enabled and t.failed:
+            problems.append(f"{name}: {t.failed} events failed in the last 24 h; see last_error.")
     problems.append(
         "Events start Klaviyo flows only when a flow uses the metric as its trigger and is live; "
         "check the flow in Klaviyo too."

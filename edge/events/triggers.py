@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from edge.events.views import PropertyDoc, TriggerView
 
 
 class Trigger(StrEnum):
@@ -88,14 +89,14 @@ class Switches:
 OFF = Switches()
 
 
-def trigger_view(trigger: Trigger, enabled: bool) -> dict[str, Any]:
+def trigger_view(trigger: Trigger, enabled: bool) -> TriggerView:
     """One trigger as `GET .../klaviyo/triggers` shows it."""
-    view: dict[str, Any] = {
-        "enabled": enabled,
-        "metric_name": METRIC_NAMES[trigger],
-        "when": _WHEN[trigger],
-        "properties": [{"name": n, "description": d} for n, d in PROPERTIES[trigger]],
-    }
+    view = TriggerView(
+        enabled=enabled,
+        metric_name=METRIC_NAMES[trigger],
+        when=_WHEN[trigger],
+        properties=[PropertyDoc(n, d) for n, d in PROPERTIES[trigger]],
+    )
     if trigger is Trigger.PROFILE_SYNC:
-        view["profile_properties"] = [{"name": PROFILE_PROPERTY, "description": PROFILE_PROPERTY_HELP}]
+        view.profile_properties = [PropertyDoc(PROFILE_PROPERTY, PROFILE_PROPERTY_HELP)]
     return view

@@ -23,6 +23,9 @@ from starlette.routing import Route
 
 from edge.config_api.documents import ExperienceDocument
 from edge.config_api.openapi import OPERATIONS, build_openapi
+from edge.events.routes import routes as trigger_routes
+from edge.events.triggers import Trigger
+from edge.events.views import TriggerHealthByName, TriggersView
 from edge.sandbox import SandboxState, running_fake_klaviyo
 from edge.settings import Settings
 from targeting import ValidationError, parse_experience
@@ -88,7 +91,7 @@ def test_the_document_describes_every_route_and_method() -> None:
     document = build_openapi()
     assert document["openapi"] == "3.1.0"
     paths = document["paths"]
-    for route in CONFIG_ROUTES:
+    for route in [*CONFIG_ROUTES, *trigger_routes]:
         assert isinstance(route, Route)
         path = route.path
         methods = {m.lower() for m in route.methods or ()} - {"head"}
@@ -111,6 +114,15 @@ def test_the_document_describes_every_route_and_method() -> None:
     assert paths["/v1/sites"]["post"]["security"] == [{"operatorToken": []}]
     assert paths["/v1/assign"]["post"]["security"] == []
     assert len({op.operation_id for op in OPERATIONS}) == len(OPERATIONS)
+
+
+def test_the_trigger_views_have_one_field_per_trigger() -> None:
+    names = {t.value for t in Trigger}
+    assert set(TriggerHealthByName.__struct_fields__) == names
+    assert set(TriggersView.__struct_fields__) == names | {"missing_scopes"}
+    schemas = build_openapi()["components"]["schemas"]
+    assert schemas["TriggersPut"]["additionalProperties"] is False
+    assert set(schemas["TriggersPut"]["properties"]) == names
 
 
 def test_the_experience_schema_is_generated_from_the_types() -> None:

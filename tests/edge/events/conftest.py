@@ -177,7 +177,10 @@ def fake_klaviyo(sandbox: SandboxState) -> Iterator[str]:
 
 
 def klaviyo_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
-    return sandbox_settings(tmp_path, base_url, CLIENT_ID, CLIENT_SECRET, **overrides)
+    # A loaded machine must not turn a sandbox answer into `pending` (which sends no event).
+    return sandbox_settings(
+        tmp_path, base_url, CLIENT_ID, CLIENT_SECRET, **({"resolve_deadline_ms": 5000} | overrides)
+    )
 
 
 @pytest.fixture
