@@ -125,16 +125,23 @@ def _filter(request: Request, name: str, enum: type[ExperienceStatus] | type[Exp
 
 
 async def list_experiences(request: Request, site: SiteRecord) -> Response:
-    """`?status=` and `?type=` narrow the list; experiences come in creation order."""
+    """`?status=` and `?type=` narrow the list; experiences come in creation order.
+
+    The list's ETag is the site's `config_version`, which every experience write bumps in its
+    own transaction. It is read before the list, so a label is never newer than what it labels:
+    a 304 can only confirm exactly what the client holds."""
     svc = services(request)
     status = _filter(request, "status", ExperienceStatus)
     kind = _filter(request, "type", ExperienceType)
+    headers = {"ETag": etags.etag(site.config_version), "Cache-Control": "no-cache"}
+    if etags.not_modified(request, site.config_version):
+        return Response(status_code=304, headers=headers)
     records = [
         record
         for record in await svc.store.list_experiences(site.id)
         if (status is None or record.status == status) and (kind is None or record.type == kind)
     ]
-    return json_response(ExperienceList([experience_view(record) for record in records]))
+    return json_response(ExperienceList([experience_view(record) for record in records]), headers=headers)
 
 
 async def create_experience(request: Request, site: SiteRecord) -> Response:

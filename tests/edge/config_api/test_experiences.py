@@ -87,6 +87,21 @@ async def test_if_none_match_answers_304_while_current(shop: Shop) -> None:
     assert unchanged.status_code == 304 and etag_of(unchanged) == '"2"' and unchanged.content == b""
 
 
+async def test_the_list_answers_304_until_any_experience_changes(shop: Shop) -> None:
+    await shop.create(HERO)
+    listed = await shop.client.get(shop.url(), headers=shop.auth)
+    tag = etag_of(listed)
+    again = await shop.client.get(shop.url(), headers=shop.auth | {"If-None-Match": tag})
+    assert again.status_code == 304 and etag_of(again) == tag and again.content == b""
+    await shop.create(doc("banner", type="personalization", status="draft", variation_ids=("none", "banner")))
+    changed = await shop.client.get(shop.url(), headers=shop.auth | {"If-None-Match": tag})
+    assert changed.status_code == 200 and etag_of(changed) != tag
+    assert ids(changed.json()["experiences"]) == ["hero", "banner"]
+    await shop.put("hero", HERO | {"name": "Renamed"}, if_match='"1"')  # an edit changes it too
+    edited = await shop.client.get(shop.url(), headers=shop.auth | {"If-None-Match": etag_of(changed)})
+    assert edited.status_code == 200 and edited.json()["experiences"][0]["name"] == "Renamed"
+
+
 async def test_two_editors_first_put_wins_second_gets_412_with_the_current_version(shop: Shop) -> None:
     await shop.create(HERO)
     alice_read, bob_read = await shop.get("hero"), await shop.get("hero")
