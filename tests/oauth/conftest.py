@@ -13,7 +13,15 @@ from oauth.crypto import TokenCipher
 from oauth.memory import MemoryConnectionStore, MemoryFlowStateStore, MemoryLockProvider
 from oauth.settings import KlaviyoOAuthConfig
 from oauth.tokens import TokenManager
-from tests.oauth.support import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, SECRET_KEY, CountingStore, FakeClock
+from tests.oauth.support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    SECRET_KEY,
+    CountingStore,
+    FakeClock,
+    TokenRig,
+)
 
 
 @pytest.fixture
@@ -66,3 +74,14 @@ def manager(
     clock: FakeClock,
 ) -> TokenManager:
     return TokenManager(store, cipher, client, MemoryLockProvider(), clock)
+
+
+@pytest.fixture
+def rig(
+    manager: TokenManager,
+    store: CountingStore,
+    cipher: TokenCipher,
+    clock: FakeClock,
+    klaviyo: respx.MockRouter,
+) -> TokenRig:
+    return TokenRig(manager, store, cipher, clock, klaviyo)

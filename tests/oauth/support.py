@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import respx
 
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
 from oauth.memory import MemoryConnectionStore
+from oauth.tokens import TokenManager
 from tests.waiting import wait_until_async
 
 CLIENT_ID = "kx-client-id"
@@ -118,3 +120,28 @@ def token_answer(
     if scope is not None:
         body["scope"] = scope
     return body
+
+
+@dataclass(slots=True)
+class TokenRig:
+    """What most TokenManager tests share: the manager and what it stands on."""
+
+    manager: TokenManager
+    store: CountingStore
+    cipher: TokenCipher
+    clock: FakeClock
+    klaviyo: respx.MockRouter
+
+    async def connect(self, tokens: Tokens | None = None, **where: str) -> Connection:
+        """An active connection, stored as the connect flow would (`site_id`, `account_id`)."""
+        return await connect(self.store, self.cipher, self.clock, tokens, **where)
+
+    async def stored(self) -> Connection:
+        return await stored(self.store)
+
+
+async def stored(store: MemoryConnectionStore, site_id: str = SITE) -> Connection:
+    """The site's stored connection, which must exist."""
+    connection = await store.get(site_id)
+    assert connection is not None
+    return connection
