@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
-from edge.klaviyo.types import ConnectionRef
 from edge.resolver.results import (
     Pending,
     PendingReason,
-    Resolution,
     ResolutionInfo,
-    Unidentified,
-    UnidentifiedReason,
     WaitedFor,
 )
 from edge.sandbox import DEMO_PEOPLE, SandboxState
 from edge.settings import Settings
 from tests.apps import connect_directly, put_experience
 from tests.edge.config_api.support import VIP, WHOLESALE, Shop, config_app, error, etag_of, open_shop
+from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc
 
 AVA = next(p for p in DEMO_PEOPLE if p.first_name == "Ava")  # VIP
@@ -224,29 +220,12 @@ async def test_bad_requests_are_4xx(live_shop: Shop) -> None:
     assert not_json.status_code == 400
 
 
-@dataclass
-class ScriptedResolver:
-    answer: Resolution
-    calls: list[str | None] = field(default_factory=list)
-
-    async def resolve(
-        self,
-        conn: ConnectionRef,
-        kx: str | None,
-        targeted: frozenset[str],
-        deadline_s: float | None = None,
-    ) -> Resolution:
-        self.calls.append(kx)
-        return self.answer
-
-    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
-        return None  # a pending visitor: nothing at hand
-
-
 @pytest.fixture
 async def pending_shop(settings: Settings) -> AsyncIterator[tuple[Shop, ScriptedResolver]]:
     info = ResolutionInfo(waited_for=WaitedFor.SINGLE_FLIGHT)
-    resolver = ScriptedResolver(Pending(retry_after_ms=400, reason=PendingReason.RATE_LIMITED, info=info))
+    resolver = ScriptedResolver(
+        default=Pending(retry_after_ms=400, reason=PendingReason.RATE_LIMITED, info=info)
+    )
     async with open_shop(config_app(settings, resolver=resolver), settings) as shop:
         await connect_directly(shop.client, shop.site_id)
         for body in (BANNER, BULK):
@@ -257,7 +236,7 @@ async def pending_shop(settings: Settings) -> AsyncIterator[tuple[Shop, Scripted
 async def test_a_pending_identity_says_what_it_waits_for(pending_shop: tuple[Shop, ScriptedResolver]) -> None:
     shop, resolver = pending_shop
     body = (await shop.explain({"kx": AVA.kx, "visitor_id": VISITOR})).json()
-    assert resolver.calls == [AVA.kx]
+    assert resolver.asked == [AVA.kx]
     identity = body["identity"]
     assert identity["kind"] == "pending"
     assert identity["reason"] == "rate_limited" and identity["retry_after_ms"] == 400
@@ -273,7 +252,7 @@ async def test_a_pending_identity_says_what_it_waits_for(pending_shop: tuple[Sho
 
 
 async def test_an_unidentified_answer_from_the_resolver(settings: Settings) -> None:
-    resolver = ScriptedResolver(Unidentified(UnidentifiedReason.NOT_FOUND))
+    resolver = ScriptedResolver()
     async with open_shop(config_app(settings, resolver=resolver), settings) as shop:
         await connect_directly(shop.client, shop.site_id)
         await put_experience(shop.client, shop.site_id, BANNER)

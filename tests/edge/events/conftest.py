@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,7 @@ import pytest
 from edge.app import create_app
 from edge.events import Events, EventsConfig, SenderConfig, replace_events
 from edge.events import routes as events_routes
-from edge.klaviyo.types import ConnectionRef
-from edge.resolver.results import Identified, Resolution, Unidentified, UnidentifiedReason
+from edge.resolver.results import Identified
 from edge.sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_PEOPLE,
@@ -35,6 +34,7 @@ from edge.services import Services
 from edge.settings import Settings
 from oauth.connection import Connection, ConnectionStatus
 from tests.apps import app_client, create_site, put_experience, sandbox_settings, services_of
+from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc, seg
 
 CLIENT_ID = "kx-edge-events-test"
@@ -65,23 +65,6 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@dataclass
-class ScriptedResolver:
-    answers: dict[str, Resolution] = field(default_factory=dict)
-
-    async def resolve(
-        self,
-        conn: ConnectionRef,
-        kx: str | None,
-        targeted: frozenset[str],
-        deadline_s: float | None = None,
-    ) -> Resolution:
-        return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
-
-    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
-        return None  # nothing at hand: every visit goes through resolve
 
 
 class LoseAnswers(httpx.AsyncBaseTransport):

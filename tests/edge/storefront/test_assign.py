@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ from edge import request_ids
 from edge.app import create_app
 from edge.klaviyo.types import ConnectionRef
 from edge.request_ids import worker_of
-from edge.resolver.results import Identified, Pending, Resolution, Unidentified, UnidentifiedReason
+from edge.resolver.results import Identified, Pending, Resolution
 from edge.settings import Settings
 from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience
+from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc, seg
 
 SHOP = "https://shop.example.com"
@@ -25,27 +25,6 @@ VIP_KX = "VIPVIPVIPVIPVIPV==.abc123"
 WHOLESALE_KX = "WHOLESALEWHOLESA==.def456"
 UNKNOWN_KX = "NOBODYNOBODYNOBO==.ghi789"
 PENDING_KX = "SLOWSLOWSLOWSLOW==.jkl012"
-
-
-@dataclass
-class ScriptedResolver:
-    """Answers by kx, records every call: the stand-in for Klaviyo in these endpoint tests."""
-
-    answers: dict[str, Resolution] = field(default_factory=dict)
-    calls: list[tuple[ConnectionRef, str | None, frozenset[str]]] = field(default_factory=list)
-
-    async def resolve(
-        self,
-        conn: ConnectionRef,
-        kx: str | None,
-        targeted: frozenset[str],
-        deadline_s: float | None = None,
-    ) -> Resolution:
-        self.calls.append((conn, kx, targeted))
-        return self.answers.get(kx or "", Unidentified(UnidentifiedReason.NOT_FOUND))
-
-    def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
-        return None  # nothing at hand: every visit goes through resolve
 
 
 @pytest.fixture
@@ -351,7 +330,7 @@ async def test_unknown_fields_are_ignored_for_newer_snippets(
 
 
 async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: Settings) -> None:
-    class BrokenResolver:
+    class BrokenResolver(ScriptedResolver):
         async def resolve(
             self,
             conn: ConnectionRef,
@@ -360,9 +339,6 @@ async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: S
             deadline_s: float | None = None,
         ) -> Resolution:
             raise RuntimeError("a bug")
-
-        def cached(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Resolution | None:
-            return None
 
     async with app_client(create_app(settings, resolver=BrokenResolver())) as client:
         site = await create_site(client, settings, origins=[SHOP])
