@@ -23,7 +23,6 @@ import os
 import pstats
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -34,12 +33,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.app import create_app
-from edge.local_secrets import ensure_local_secrets
-from edge.logs import configure_logging
+from edge.asgi import settings_from_environment
 from edge.request_ids import new_request_id
 from edge.resolver import Resolver
 from edge.services import Services
-from edge.settings import SECRET_ENV, load_settings
 from edge.storefront import assign as assign_module
 from edge.storefront.assign import assign
 from edge.storefront.identity import identify_cached
@@ -95,14 +92,7 @@ def raw_app() -> ASGIApp:
 
 def assign_app() -> Starlette:
     """`edge.asgi.create_app_from_environment` plus the bench routes (never the demo)."""
-    config = os.environ.get("KX_EDGE_CONFIG")
-    loaded = load_settings(config_path=Path(config) if config else None)
-    settings = ensure_local_secrets(loaded.settings).settings
-    configure_logging(
-        level=settings.log_level,
-        fmt=settings.log_format,
-        secrets=[str(getattr(settings, name)) for name in SECRET_ENV if getattr(settings, name)],
-    )
+    settings = settings_from_environment()
     holder: dict[str, ASGIApp] = {}
 
     async def stats(request: Request) -> Response:

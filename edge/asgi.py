@@ -15,10 +15,12 @@ from starlette.applications import Starlette
 from edge.app import create_app
 from edge.local_secrets import ensure_local_secrets
 from edge.logs import configure_logging
-from edge.settings import SECRET_ENV, load_settings
+from edge.settings import SECRET_ENV, Settings, load_settings
 
 
-def create_app_from_environment() -> Starlette:
+def settings_from_environment() -> Settings:
+    """This worker's settings (the config file `KX_EDGE_CONFIG` names, then `KX_EDGE_*`), with
+    logging configured from them."""
     config = os.environ.get("KX_EDGE_CONFIG")
     loaded = load_settings(config_path=Path(config) if config else None)
     settings = ensure_local_secrets(loaded.settings).settings
@@ -27,6 +29,11 @@ def create_app_from_environment() -> Starlette:
         fmt=settings.log_format,
         secrets=[str(getattr(settings, name)) for name in SECRET_ENV if getattr(settings, name)],
     )
+    return settings
+
+
+def create_app_from_environment() -> Starlette:
+    settings = settings_from_environment()
     if os.environ.get("KX_EDGE_DEMO") == "1":
         from edge.demo.setup import create_demo_app
 
