@@ -6,7 +6,7 @@ Run from the repository root: `.venv/bin/python -m bench.assign [--duration 10] 
 The site has the 10 live experiences of bench/decisions.py (4 custom tests, 3 advanced tests, 3
 personalizations; rule trees of 3-6 `klaviyo_segment` conditions over 20 segments), an allowed
 origin and an active Klaviyo connection, all stored in a temp SQLite file. The cache is warm the
-production way: a fake Klaviyo (edge/sandbox) on a real 127.0.0.1 socket holds the identified
+production way: a fake Klaviyo (sandbox/) on a real 127.0.0.1 socket holds the identified
 visitors' profiles and segments, the connection carries real tokens it issued, and every
 identified visitor's `_kx` is resolved once through `/v1/assign` by the real Resolver (at the
 rate its Klaviyo budget allows) before anything is timed; its L1 counters are read around the
@@ -54,14 +54,14 @@ import httpx
 
 from bench.decisions import SEGMENTS, site_documents
 from bench.servers import SEQUENCE, InProcessSpec, in_process_baselines
-from edge.klaviyo_link import CALLBACK_PATH
-from edge.sandbox import SandboxState, demo_kx, running_fake_klaviyo
-from edge.sandbox.oauth_records import TokenSet
-from edge.sites import new_site
+from edge.connect.link import CALLBACK_PATH
+from edge.sites.keys import new_site
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
+from sandbox import SandboxState, demo_kx, running_fake_klaviyo
+from sandbox.oauth_records import TokenSet
 from targeting import UNIDENTIFIED, Identity, compile_site, decide, parse_experience
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -647,7 +647,7 @@ def report(
         "anonymous), each body a return visit (visitor_id, kx, sticky, url) as text/plain with Origin"
     )
     print(
-        f"cache: warmed the production way: the real Resolver against the fake Klaviyo (edge/sandbox, "
+        f"cache: warmed the production way: the real Resolver against the fake Klaviyo (sandbox/, "
         f"real tokens, rate limits on) in {warm_seconds:.1f} s, {polls} warm-up requests; "
         f"Klaviyo calls: {calls}"
     )

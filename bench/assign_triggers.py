@@ -63,25 +63,24 @@ from bench.assign import (
 from bench.decisions import site_documents
 from bench.servers import assign_app
 from edge.app import create_app
+from edge.connect.link import CALLBACK_PATH
 from edge.events import EventsConfig, events_of, replace_events
-from edge.events import routes as events_routes
 from edge.events.observer import EventsObserver, Flusher
 from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
-from edge.klaviyo_link import CALLBACK_PATH
-from edge.local_secrets import ensure_local_secrets
-from edge.runtime import SiteRuntime
-from edge.sandbox import running_fake_klaviyo
 from edge.services import Services
 from edge.settings import load_settings
-from edge.sites import new_site
+from edge.settings.local_secrets import ensure_local_secrets
+from edge.sites.keys import new_site
+from edge.sites.runtime import SiteRuntime
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import VisitorIdentity
 from edge.storefront.memo import StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
+from sandbox import running_fake_klaviyo
 from targeting import UNIDENTIFIED, Identity, compile_site, decide, parse_experience
 
 SERVERS = (("no events", "none"), ("triggers off", "off"), ("2 triggers on", "on"))
@@ -110,7 +109,7 @@ def triggers_app() -> Starlette:
         finally:  # the lifespan cancels on_ready first at shutdown
             await events.aclose()
 
-    return create_app(settings, on_ready=wire, extra_routes=events_routes)
+    return create_app(settings, on_ready=wire)
 
 
 # --- the scenario ---------------------------------------------------------------------------------

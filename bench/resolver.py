@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.resolver
 
-A fake Klaviyo (edge/sandbox) with 80 ms of latency that enforces the real rate limits; 2 uvicorn
+A fake Klaviyo (sandbox/) with 80 ms of latency that enforces the real rate limits; 2 uvicorn
 worker processes (uvloop, httptools) sharing Redis, each running a tiny ASGI app around
 `Resolver.resolve`; 500 concurrent first requests for one new `_kx`; then 10,000 requests over
 1,000 distinct visitors with 64 in flight; then 5,000 requests for the visitors identified so far
@@ -45,9 +45,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Identified, Pending, Resolver, ResolverConfig, Source
 from edge.resolver.l1 import Interner, Kind, L1Cache
+from klaviyo import ConnectionRef
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("KX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -416,8 +416,8 @@ def spread(values: list[float], unit: str) -> str:
 
 
 def main() -> None:
-    from edge.sandbox import DEMO_ACCOUNT_ID, DEMO_SEGMENTS, bulk_state, demo_kx, demo_segment_id
-    from edge.sandbox.demo_data import demo_profile_id
+    from sandbox import DEMO_ACCOUNT_ID, DEMO_SEGMENTS, bulk_state, demo_kx, demo_segment_id
+    from sandbox.sample_data import demo_profile_id
 
     started = time.monotonic()
     state = bulk_state(CLIENT_ID, CLIENT_SECRET, REDIRECT, members=VISITORS + 1)
@@ -429,7 +429,7 @@ def main() -> None:
     prefix = f"kxbench:{uuid.uuid4().hex[:8]}:"
     per_kx: Counter[str] = Counter()
     per_profile: Counter[str] = Counter()
-    from edge.sandbox import create_fake_klaviyo
+    from sandbox import create_fake_klaviyo
 
     app = counting(
         create_fake_klaviyo(state, latency_s=LATENCY_S, enforce_rate_limits=True), per_kx, per_profile

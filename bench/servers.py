@@ -34,12 +34,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.app import create_app
 from edge.asgi import settings_from_environment
-from edge.request_ids import new_request_id
 from edge.resolver import Resolver
 from edge.services import Services
 from edge.storefront import assign as assign_module
 from edge.storefront.assign import assign
 from edge.storefront.identity import identify_cached
+from edge.web.request_ids import new_request_id
 
 SEQUENCE = "decode, identify and answer in sequence, per request"
 SMALL_JSON = {"status": "ok", "variation": "control"}

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.sync [--visitors 1500] [--arrival-s 120] [--per-segment]
 
-A fake Klaviyo (edge/sandbox, 80 ms of latency) enforcing the real rate limits, in real time
+A fake Klaviyo (sandbox/, 80 ms of latency) enforcing the real rate limits, in real time
 (nothing compressed); one account with 3 targeted segments holding 20,000 members in total; the
 resolver and the sync on a shared Redis (the fleet's shape: fleet-wide budget, Redis index).
 Then `--visitors` distinct identified visitors arrive evenly over `--arrival-s`; each asks as the
@@ -38,12 +38,12 @@ import httpx
 import redis
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Identified, Pending, Resolver, ResolverConfig
-from edge.sandbox import Profile, SandboxState, running_fake_klaviyo
-from edge.sandbox.demo_data import demo_kx, demo_profile_id
 from edge.sync import SegmentSync, SyncConfig
 from edge.sync.local_store import PackedMembers
+from klaviyo import ConnectionRef
+from sandbox import Profile, SandboxState, running_fake_klaviyo
+from sandbox.sample_data import demo_kx, demo_profile_id
 
 REDIS_URL = os.environ.get("KX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ACCOUNT = "BenchAcct"

@@ -10,29 +10,27 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import BaseRoute
 
 from edge.admin.routes import routes as admin_routes
-from edge.config_api import openapi
-from edge.errors import exception_handlers
+from edge.config_api.routes import routes as config_api_routes
+from edge.connect.link import build_klaviyo_link
+from edge.connect.routes import routes as connect_routes
 from edge.events import build_events
-from edge.events import routes as events_routes
-from edge.klaviyo_link import build_klaviyo_link
-from edge.middleware import RequestContextMiddleware
-from edge.routes import experiences, explain, health, segments, sites
-from edge.routes import klaviyo as klaviyo_routes
-from edge.runtime import SiteRuntimes
+from edge.fleet.redis_client import connect_redis
+from edge.ops.health import routes as health_routes
 from edge.services import Services
 from edge.settings import Settings
-from edge.snippet import snippet_response
+from edge.sites.runtime import SiteRuntimes
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
 from edge.storefront.assign import EdgeApp
 from edge.storefront.identity import SegmentResolver
+from edge.storefront.routes import routes as storefront_routes
+from edge.web.errors import exception_handlers
+from edge.web.middleware import RequestContextMiddleware
 from oauth.crypto import TokenCipher
 
 logger = logging.getLogger("kx_edge.app")
@@ -62,7 +60,7 @@ def create_app(
             timeout=httpx.Timeout(settings.klaviyo_timeout_s, connect=min(2.0, settings.klaviyo_timeout_s)),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
-        redis_client = _redis(settings)
+        redis_client = connect_redis(settings)
         cipher = TokenCipher(settings.secret_key, settings.secret_key_old)
         connections = SqliteConnectionStore(own_store, clock=clock)
         runtimes = SiteRuntimes(own_store, connections, cipher, clock=clock)
@@ -133,43 +131,14 @@ def create_app(
 
     return EdgeApp(
         routes=[
-            *health.routes,
-            *storefront_routes(),
-            *sites.routes,
-            *klaviyo_routes.routes,
-            *experiences.routes,
-            *segments.routes,
-            *explain.routes,
-            *openapi.routes,
+            *health_routes,
+            *storefront_routes,
+            *config_api_routes,
+            *connect_routes,
             *admin_routes,
-            *events_routes,
             *extra_routes,
         ],
         middleware=[Middleware(RequestContextMiddleware, access_log=settings.access_log)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
-
-
-def storefront_routes() -> list[BaseRoute]:
-    """`/v1/assign` is served by `EdgeApp` before any middleware; the snippet is a route,
-    gzipped here only (the JSON answers are small and sent uncompressed, on purpose)."""
-    snippet = GZipMiddleware(request_response(snippet_response), minimum_size=500)
-    return [Route("/v1/snippet.js", snippet, methods=["GET", "HEAD"])]
-
-
-def _redis(settings: Settings) -> aioredis.Redis | None:
-    """A client that connects lazily (start-up never waits for Redis) over a bounded pool: when
-    every connection is busy a caller waits briefly and then degrades, instead of the default
-    pool's unbounded growth or instant failure."""
-    if settings.redis_url is None:
-        return None
-    pool = aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=64,
-        timeout=0.2,
-        socket_connect_timeout=0.5,
-        socket_timeout=0.5,
-        health_check_interval=10,
-    )
-    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes its connections

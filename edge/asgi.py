@@ -13,9 +13,9 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from edge.app import create_app
-from edge.local_secrets import ensure_local_secrets
-from edge.logs import configure_logging
+from edge.ops.logs import configure_logging
 from edge.settings import SECRET_ENV, Settings, load_settings
+from edge.settings.local_secrets import ensure_local_secrets
 
 
 def settings_from_environment() -> Settings:
@@ -33,9 +33,4 @@ def settings_from_environment() -> Settings:
 
 
 def create_app_from_environment() -> Starlette:
-    settings = settings_from_environment()
-    if os.environ.get("KX_EDGE_DEMO") == "1":
-        from edge.demo.setup import create_demo_app
-
-        return create_demo_app(settings)
-    return create_app(settings)
+    return create_app(settings_from_environment())

@@ -1,6 +1,10 @@
 """The objects one app instance shares, built in the lifespan and reached through request.state.
 
 Nothing here is a module-level singleton: tests build as many apps as they like side by side.
+`Services` sits low in the import graph: it names the parts that have one implementation by
+their class and the others through small protocols (`SegmentResolver`, `EventTriggers`), so the
+components that are handed a `Services` (event triggers, routes) can import it without any of
+them being imported back.
 """
 
 from __future__ import annotations
@@ -8,23 +12,27 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 import redis.asyncio as aioredis
 from starlette.requests import Request
 
-from edge.klaviyo_link import KlaviyoLink
-
-if TYPE_CHECKING:
-    from edge.events import Events
-from edge.runtime import SiteRuntimes
+from edge.connect.link import KlaviyoLink
 from edge.settings import Settings
+from edge.sites.runtime import SiteRuntimes
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import SegmentResolver
 from edge.storefront.observers import AssignObserver
 from oauth.crypto import TokenCipher
+
+
+class EventTriggers(Protocol):
+    """What the rest of the app needs of the event triggers component (`edge.events.Events`):
+    closing it at shutdown. Its routes reach the component itself through `edge.events.events_of`."""
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -42,7 +50,7 @@ class Services:
     # Async predicates "does this site use event triggers?" (the connect flow then asks for events:write).
     events_scope_hooks: list[Callable[[str], Awaitable[bool]]] = field(default_factory=list)
     assign_observers: list[AssignObserver] = field(default_factory=list)
-    events: Events | None = None
+    events: EventTriggers | None = None
 
     def now(self) -> int:
         return int(self.clock())

@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from edge.admin import csrf
-from edge.admin.limits import client_address, failed_sign_ins
-from edge.admin.sessions import (
+from edge.access import csrf
+from edge.access.sessions import (
     IDLE_TIMEOUT_S,
     AdminSession,
     clear_session_cookie,
@@ -29,10 +28,10 @@ from edge.admin.sessions import (
     session_store,
     set_session_cookie,
 )
-from edge.routes.klaviyo import wants_events_scope
-from edge.sandbox import DEMO_PEOPLE
+from edge.admin.limits import client_address, failed_sign_ins
+from edge.connect.routes import wants_events_scope
 from edge.services import services
-from edge.sites import hash_api_key
+from edge.sites.keys import hash_api_key
 from edge.store import SiteRecord
 from oauth.connection import connection_status
 from oauth.scopes import required_scopes
@@ -99,8 +98,9 @@ def _render(
     )
 
 
-def _demo(request: Request) -> dict[str, str] | None:
-    """The demo site's keys when this is `kx-edge serve --demo` (the sandbox is local and in memory)."""
+def _demo(request: Request) -> dict[str, Any] | None:
+    """What the demo put on `app.state.demo_site` when this is `kx-edge serve --demo`: the demo
+    site's keys and its sample people (the sandbox is local and in memory)."""
     found = getattr(request.app.state, "demo_site", None)
     return found if isinstance(found, dict) else None
 
@@ -261,10 +261,8 @@ async def preview(request: Request) -> Response:
     signed = await _signed_in(request)
     if isinstance(signed, Response):
         return signed
-    people = [
-        {"name": f"{p.first_name} {p.last_name}", "email": p.email, "kx": p.kx, "segments": list(p.segments)}
-        for p in DEMO_PEOPLE
-    ] if _is_demo_site(request, signed.site) else []  # fmt: skip
+    demo = _demo(request)
+    people = demo.get("people", []) if demo is not None and _is_demo_site(request, signed.site) else []
     boot = {"site_id": signed.site.id}
     return _render(
         request, "preview.html", {"page": "preview", "people": people, "boot": boot}, signed=signed

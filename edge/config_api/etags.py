@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from edge.errors import PreconditionFailed, PreconditionRequired
+from edge.web.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag(version: int) -> str:

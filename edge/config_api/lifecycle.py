@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from edge.errors import Conflict
+from edge.web.errors import Conflict
 from targeting import ExperienceStatus, ExperienceType
 
 DRAFT, LIVE, PAUSED, ENDED = (

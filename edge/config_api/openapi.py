@@ -28,6 +28,7 @@ from edge.config_api.documents import (
     ExperienceView,
 )
 from edge.config_api.explaining import ExplainRequest, ExplainResponse
+from edge.config_api.sites import SiteCreate, SitePatch
 from edge.config_api.views import (
     ConnectStarted,
     ErrorResponse,
@@ -39,7 +40,6 @@ from edge.config_api.views import (
     SiteView,
 )
 from edge.events.views import TriggersPut, TriggersStatus, TriggersView
-from edge.routes.sites import SiteCreate, SitePatch
 from edge.storefront.wire import AssignRequest, AssignResponse
 from targeting import ExperienceStatus, ExperienceType
 

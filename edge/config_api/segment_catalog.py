@@ -21,12 +21,12 @@ from typing import Final
 from cachetools import TTLCache
 from starlette.requests import Request
 
-from edge.errors import ServiceUnavailable
-from edge.klaviyo import KlaviyoClient
-from edge.klaviyo import errors as klaviyo_errors
-from edge.klaviyo.models import KlaviyoSegment
-from edge.klaviyo.types import ConnectionRef
 from edge.services import services
+from edge.web.errors import ServiceUnavailable
+from klaviyo import KlaviyoClient
+from klaviyo import errors as klaviyo_errors
+from klaviyo.models import KlaviyoSegment
+from klaviyo.types import ConnectionRef
 
 TTL_S: Final = 60.0
 MAX_ACCOUNTS: Final = 4096

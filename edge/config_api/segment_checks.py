@@ -26,9 +26,9 @@ from starlette.requests import Request
 
 from edge.config_api.documents import ApiWarning
 from edge.config_api.segment_catalog import catalog_of, klaviyo_unavailable
-from edge.errors import Conflict, Unprocessable
-from edge.klaviyo.errors import KlaviyoError
 from edge.services import services
+from edge.web.errors import Conflict, Unprocessable
+from klaviyo.errors import KlaviyoError
 from targeting import (
     KLAVIYO_SEGMENT,
     UNIDENTIFIED,

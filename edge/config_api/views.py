@@ -1,7 +1,7 @@
 """Response bodies of the configuration API besides experiences and explain, as msgspec types.
 
 `SegmentList` is built by the segments endpoint. The site and Klaviyo-connection views mirror
-what `edge/routes/sites.py` and `edge/routes/klaviyo.py` answer today (a site's
+what `edge/config_api/sites.py` and `edge/connect/routes.py` answer today (a site's
 `to_public_dict()`, oauth's `connection_status()` plus the keys those routes add), so the OpenAPI
 document can show them; schemathesis checks the live answers against them.
 """

@@ -6,13 +6,12 @@ through a durable outbox, never on the request path.
       -> outbox (SQLite table, or a Redis stream when Redis is configured)
       -> sender (single or bulk POSTs within the account's budget; settle each event)
 
-`build_events(svc)` builds it all; `routes` are its configuration endpoints; `explain_events`
-serves the explain endpoint.
+`build_events(svc)` builds it all; `explain_events` serves the explain endpoint. Its configuration
+endpoints belong to the configuration API (`edge.config_api.triggers`).
 """
 
 from edge.events.component import Events, EventsConfig, build_events, events_of, replace_events
 from edge.events.plan import SkipReason, unique_id
-from edge.events.routes import routes
 from edge.events.sender import SenderConfig
 from edge.events.status import explain_events
 from edge.events.triggers import METRIC_NAMES, PROFILE_PROPERTY, Switches, Trigger
@@ -30,6 +29,5 @@ __all__ = [
     "events_of",
     "explain_events",
     "replace_events",
-    "routes",
     "unique_id",
 ]

@@ -16,7 +16,7 @@ import httpx
 import msgspec
 
 from edge.events.budget import EventsBudget, EventTier
-from edge.klaviyo import JSON_API, TokenSource, retry_after_seconds
+from klaviyo import JSON_API, TokenSource, retry_after_seconds
 from oauth.errors import NotConnected
 
 EVENTS_PATH = "api/events"

@@ -7,7 +7,7 @@
     ...
     await events.aclose()                            # flush, release claims, stop
 
-Routes (`edge.events.routes.routes`) find the component through `events_of(svc)`.
+Routes (`edge.config_api.triggers`) find the component through `events_of(svc)`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.connect.link import ManagedTokens
 from edge.events.api import EventsApi
 from edge.events.budget import EventsBudget
 from edge.events.observer import EventsObserver, Flusher
@@ -27,7 +28,6 @@ from edge.events.outbox import AppendResult, Outbox
 from edge.events.sender import ConnectionLookup, Sender, SenderConfig
 from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.switches import SwitchBook
-from edge.klaviyo_link import ManagedTokens
 from edge.services import Services
 
 logger = logging.getLogger("kx_edge.events")
@@ -208,4 +208,4 @@ async def replace_events(svc: Services, config: EventsConfig) -> Events:
 
 def events_of(svc: Services) -> Events | None:
     """The app's `Events` component, when it has one."""
-    return svc.events
+    return svc.events if isinstance(svc.events, Events) else None

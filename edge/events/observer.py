@@ -37,7 +37,7 @@ from edge.events.payload import (
 from edge.events.plan import DAY_S, SkipReason, Visit, plan_visit, unique_id
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
-from edge.runtime import SiteRuntime
+from edge.sites.runtime import SiteRuntime
 from edge.storefront.identity import VisitorIdentity
 from targeting import SiteDecision
 

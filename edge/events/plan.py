@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from edge.events.triggers import Switches, Trigger
-from edge.runtime import SiteRuntime
+from edge.sites.runtime import SiteRuntime
 from oauth.connection import ConnectionStatus
 from oauth.scopes import EVENTS_SCOPE
 from targeting import Decision, ExperienceType, SiteDecision

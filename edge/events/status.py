@@ -21,8 +21,8 @@ from edge.events.views import (
     TriggersStatus,
     TriggersView,
 )
-from edge.runtime import SiteRuntime
 from edge.services import Services
+from edge.sites.runtime import SiteRuntime
 from edge.storefront.identity import VisitorIdentity
 from oauth.connection import Connection, ConnectionStatus
 from oauth.scopes import EVENTS_SCOPE

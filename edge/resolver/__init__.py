@@ -6,7 +6,6 @@ resolution = await resolver.resolve(conn, parse_kx(raw), targeted=frozenset({"SE
 await resolver.aclose()
 """
 
-from edge.klaviyo import ConnectionRef, TokenSource
 from edge.resolver.config import ResolverConfig
 from edge.resolver.index import MembershipIndex, NoMembershipIndex
 from edge.resolver.kx import is_valid_kx, parse_kx
@@ -24,6 +23,7 @@ from edge.resolver.results import (
     UnidentifiedReason,
     WaitedFor,
 )
+from klaviyo import ConnectionRef, TokenSource
 
 __all__ = [
     "ConnectionRef",

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 
 import redis.asyncio as aioredis
 
-from edge.klaviyo import LocalRateGate, Refusal, Tier, TierLimit
-from edge.klaviyo.gate import reserved
 from edge.resolver import keys
 from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
+from klaviyo import LocalRateGate, Refusal, Tier, TierLimit
+from klaviyo.gate import reserved
 
 BUSY_RETRY_S = 0.1
 

@@ -11,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver.config import ResolverConfig
 from edge.resolver.l1 import Interner, Kind, L1Cache, Membership
 from edge.resolver.l2 import L2Entry, L2Store
@@ -19,6 +18,7 @@ from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.outcome import Outcome
 from edge.resolver.pids import ProfileIdCache
 from edge.resolver.redis_guard import RedisDown, RedisGuard
+from klaviyo import ConnectionRef
 
 logger = logging.getLogger("kx_edge.resolver")
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from edge.klaviyo import Tier
+from klaviyo import Tier
 
 MAX_SEGMENT_TTL_S = 86400
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import msgspec
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import keys
 from edge.resolver.redis_guard import RedisGuard
+from klaviyo import ConnectionRef
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from edge.klaviyo import Refusal
 from edge.resolver.l1 import Kind, Membership
 from edge.resolver.results import (
     Identified,
@@ -18,6 +17,7 @@ from edge.resolver.results import (
     UnidentifiedReason,
     WaitedFor,
 )
+from klaviyo import Refusal
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable
 from itertools import islice
 
-from edge.klaviyo.ids import pack_profile_id, unpack_profile_id
+from klaviyo.ids import pack_profile_id, unpack_profile_id
 
 _HEAD = struct.Struct("<IId")  # account slot, generation, expiry
 

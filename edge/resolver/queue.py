@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver.metrics import ResolverMetrics
+from klaviyo import ConnectionRef
 
 logger = logging.getLogger("kx_edge.resolver")
 

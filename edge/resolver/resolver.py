@@ -23,16 +23,6 @@ from types import MappingProxyType
 import httpx
 import redis.asyncio as aioredis
 
-from edge.klaviyo import (
-    ConnectionRef,
-    KlaviyoClient,
-    LocalRateGate,
-    Refusal,
-    Tier,
-    TokenSource,
-    budget_limits,
-    errors,
-)
 from edge.resolver.budget import FleetRateGate
 from edge.resolver.caches import Caches
 from edge.resolver.config import ResolverConfig
@@ -53,6 +43,16 @@ from edge.resolver.results import (
     Unidentified,
     UnidentifiedReason,
     WaitedFor,
+)
+from klaviyo import (
+    ConnectionRef,
+    KlaviyoClient,
+    LocalRateGate,
+    Refusal,
+    Tier,
+    TokenSource,
+    budget_limits,
+    errors,
 )
 
 logger = logging.getLogger("kx_edge.resolver")

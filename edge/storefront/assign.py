@@ -18,11 +18,8 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from edge.errors import error_body
-from edge.middleware import access_logger
-from edge.request_ids import new_request_id
-from edge.runtime import SiteRuntime
 from edge.services import Services
+from edge.sites.runtime import SiteRuntime
 from edge.storefront.identity import VisitorIdentity, identify, identify_cached
 from edge.storefront.wire import (
     MAX_URL_CHARS,
@@ -32,6 +29,9 @@ from edge.storefront.wire import (
     response_encoder,
     valid_visitor_id,
 )
+from edge.web.errors import error_body
+from edge.web.middleware import access_logger
+from edge.web.request_ids import new_request_id
 from targeting import IdentityKind
 
 logger = logging.getLogger("kx_edge.assign")

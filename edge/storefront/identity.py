@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from edge.klaviyo.types import ConnectionRef
 from edge.resolver.kx import parse_kx
 from edge.resolver.results import Identified, Pending, Resolution, Unidentified
-from edge.runtime import SiteRuntime
+from edge.sites.runtime import SiteRuntime
+from klaviyo.types import ConnectionRef
 from targeting import PENDING, UNIDENTIFIED, Identity
 
 DEFAULT_RETRY_AFTER_MS = 1000

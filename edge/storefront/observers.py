@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from edge.runtime import SiteRuntime
+from edge.sites.runtime import SiteRuntime
 from edge.storefront.identity import VisitorIdentity
 from targeting import SiteDecision
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge.klaviyo import KlaviyoClient
 from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.redis_guard import RedisDown
 from edge.sync.config import SyncConfig
@@ -30,6 +29,7 @@ from edge.sync.lease import LocalLease, RedisLease
 from edge.sync.passes import PassContext, Store, run_pass
 from edge.sync.records import Pass, SegmentRecord, SegmentState
 from edge.sync.targets import AccountTargets, TargetBoard
+from klaviyo import KlaviyoClient
 
 logger = logging.getLogger("kx_edge.sync")
 _MAX_REMEMBERED_STAMPS = 256  # distinct targeted-segment sets; a site has one per config version

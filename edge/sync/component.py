@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef, KlaviyoClient, ReservedGate, ReservingGate, TokenSource
 from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 from edge.settings import Settings
@@ -38,6 +37,7 @@ from edge.sync.passes import Store
 from edge.sync.records import SegmentRecord, status_view
 from edge.sync.redis_store import RedisStore
 from edge.sync.targets import TargetBoard
+from klaviyo import ConnectionRef, KlaviyoClient, ReservedGate, ReservingGate, TokenSource
 
 logger = logging.getLogger("kx_edge.sync")
 

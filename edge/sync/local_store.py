@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from edge.klaviyo.ids import ULID_BYTES, ulid_bytes
 from edge.sync.records import SegmentRecord
+from klaviyo.ids import ULID_BYTES, ulid_bytes
 
 _W = ULID_BYTES
 

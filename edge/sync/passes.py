@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from edge.klaviyo import ConnectionRef, KlaviyoClient, errors
 from edge.resolver.metrics import ResolverMetrics
 from edge.sync.config import SyncConfig
 from edge.sync.local_store import LocalStore
 from edge.sync.records import Pass, SegmentRecord, SegmentState
 from edge.sync.redis_store import RedisStore
+from klaviyo import ConnectionRef, KlaviyoClient, errors
 
 Store = LocalStore | RedisStore
 Publish = Callable[[SegmentRecord], Awaitable[bool]]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import msgspec
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 from edge.sync import keys
 from edge.sync.config import SyncConfig
+from klaviyo import ConnectionRef
 
 logger = logging.getLogger("kx_edge.sync")
 

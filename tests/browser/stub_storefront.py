@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from edge.snippet import snippet_response
+from edge.storefront.snippet import snippet_response
 
 SITE_KEY = "pk_test_snippet"
 

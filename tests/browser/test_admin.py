@@ -18,8 +18,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from edge.demo.setup import create_demo_app
-from edge.sandbox import DEMO_PEOPLE, demo_segment_id, demo_state, running_fake_klaviyo
+from demo.setup import create_demo_app
+from sandbox import DEMO_PEOPLE, demo_segment_id, demo_state, running_fake_klaviyo
 from tests.apps import make_settings, sandbox_settings
 from tests.browser.live_server import live_server
 from tests.edge.admin.support import admin_app

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route
 
-from edge.demo.setup import create_demo_app
+from demo.setup import create_demo_app
 from tests.apps import make_settings
 from tests.browser.live_server import live_server
 from tests.waiting import free_port, wait_until

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
-from edge.snippet import load_snippet
+from edge.storefront.snippet import load_snippet
 from tests.browser.live_server import live_server
 from tests.browser.stub_storefront import (
     PAGE,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edge.klaviyo.types import ConnectionRef
 from edge.resolver.results import Resolution, Unidentified, UnidentifiedReason
+from klaviyo.types import ConnectionRef
 
 
 @dataclass

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from edge.app import create_app
-from edge.sandbox import (
+from edge.store import SqliteStore
+from sandbox import (
     DEMO_PEOPLE,
     FaultKind,
     SandboxState,
@@ -25,7 +26,6 @@ from edge.sandbox import (
     demo_state,
     running_fake_klaviyo,
 )
-from edge.store import SqliteStore
 from targeting import parse_experience
 from tests.apps import sandbox_settings
 from tests.browser.live_server import live_server

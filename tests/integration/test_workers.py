@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from edge.request_ids import worker_of
+from edge.web.request_ids import worker_of
 from tests.targeting.factories import doc
 from tests.waiting import free_port, port_answers, wait_until
 

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from edge.locks import RedisLockProvider
+from edge.fleet.locks import RedisLockProvider
 from oauth.client import KlaviyoOAuthClient
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from edge.sandbox import DEMO_ACCOUNT_ID, SandboxState, create_fake_klaviyo, demo_state
+from sandbox import DEMO_ACCOUNT_ID, SandboxState, create_fake_klaviyo, demo_state
 from tests.sandbox.support import ALL_SCOPES, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, REVISION, FakeClock
 
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from edge.sandbox import s256
+from sandbox import s256
 
 CLIENT_ID = "kx-edge-test"
 CLIENT_SECRET = "test-secret-0123456789"

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.sandbox import DEMO_ACCOUNT_ID, DEMO_PEOPLE, SandboxState
+from sandbox import DEMO_ACCOUNT_ID, DEMO_PEOPLE, SandboxState
 
 AVA = DEMO_PEOPLE[0]
 

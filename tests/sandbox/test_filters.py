@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from edge.sandbox.filters import Condition, FilterError, Value, parse_filter
+from sandbox.filters import Condition, FilterError, Value, parse_filter
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from edge.sandbox import (
+from sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_PEOPLE,
     FaultKind,

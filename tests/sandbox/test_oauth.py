@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from edge.sandbox import DEMO_ACCOUNT_ID, SandboxState, demo_state, running_fake_klaviyo
+from sandbox import DEMO_ACCOUNT_ID, SandboxState, demo_state, running_fake_klaviyo
 from tests.sandbox.support import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.sandbox import DEMO_ACCOUNT_ID, DEMO_PEOPLE, SandboxState, demo_segment_id
+from sandbox import DEMO_ACCOUNT_ID, DEMO_PEOPLE, SandboxState, demo_segment_id
 from tests.sandbox.support import FakeClock
 
 AVA, DANIEL, GEORGE = DEMO_PEOPLE[0], DEMO_PEOPLE[3], DEMO_PEOPLE[6]

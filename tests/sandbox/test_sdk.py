@@ -17,7 +17,7 @@ from klaviyo_api import KlaviyoAPI
 from openapi_client import rest
 from openapi_client.exceptions import NotFoundException
 
-from edge.sandbox import (
+from sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_PEOPLE,
     SandboxState,
@@ -25,7 +25,7 @@ from edge.sandbox import (
     demo_state,
     serve_fake_klaviyo,
 )
-from edge.sandbox.records import Profile
+from sandbox.records import Profile
 from tests.sandbox.support import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, basic, pkce_pair, read_form
 
 # openapi_client ships types but does not re-export its models: read them untyped.

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from edge.sandbox import (
+from sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_PEOPLE,
     SandboxState,

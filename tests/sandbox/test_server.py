@@ -1,4 +1,4 @@
-"""The fake on a real socket: plain, over TLS, and as `python -m edge.sandbox`."""
+"""The fake on a real socket: plain, over TLS, and as `python -m sandbox`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from edge.sandbox import DEMO_ACCOUNT_ID, FaultKind, running_fake_klaviyo, serve_fake_klaviyo
-from edge.sandbox.state import SandboxState
+from sandbox import DEMO_ACCOUNT_ID, FaultKind, running_fake_klaviyo, serve_fake_klaviyo
+from sandbox.state import SandboxState
 from tests.sandbox.support import REVISION
 from tests.waiting import free_port, port_answers, wait_until
 
@@ -61,10 +61,10 @@ def test_should_serve_tls_with_a_certificate_the_ca_file_verifies(
 
 def test_should_run_as_a_module_and_print_its_credentials() -> None:
     port = free_port()
-    command = [sys.executable, "-m", "edge.sandbox", "--port", str(port), "--client-id", "demo-id"]
+    command = [sys.executable, "-m", "sandbox", "--port", str(port), "--client-id", "demo-id"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        wait_until(lambda: port_answers(port), timeout=15, what="python -m edge.sandbox to listen")
+        wait_until(lambda: port_answers(port), timeout=15, what="python -m sandbox to listen")
         response = httpx.get(f"http://127.0.0.1:{port}/api/accounts", headers={"revision": REVISION})
         assert response.status_code == 401
     finally:

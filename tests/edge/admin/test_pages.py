@@ -10,8 +10,8 @@ import httpx
 from edge.store.connections import SqliteConnectionStore
 from oauth.connection import ConnectionStatus
 from tests.apps import connect_directly, services_of
+from tests.edge.access.test_csrf import EXPERIENCE
 from tests.edge.admin.support import sign_in
-from tests.edge.admin.test_csrf import EXPERIENCE
 
 
 async def test_integrations_shows_a_disconnected_klaviyo_with_sign_in(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.sandbox import SandboxState, running_fake_klaviyo
 from edge.settings import Settings
+from sandbox import SandboxState, running_fake_klaviyo
 from tests.apps import make_settings
 from tests.edge.config_api.support import (
     Clock,

@@ -11,16 +11,13 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 
 from edge.app import create_app
-from edge.config_api import openapi
-from edge.routes import experiences, explain, segments
-from edge.sandbox import DEMO_ACCOUNT_ID, SandboxState, demo_segment_id, demo_state
 from edge.settings import Settings
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import SegmentResolver
 from oauth.connection import Connection, ConnectionStatus
+from sandbox import DEMO_ACCOUNT_ID, SandboxState, demo_segment_id, demo_state
 from tests.apps import app_client, create_site, sandbox_settings, services_of
 
 CLIENT_ID = "kx-edge-config-test"
@@ -31,14 +28,12 @@ WHOLESALE = demo_segment_id("Wholesale")
 LAPSED = demo_segment_id("Lapsed")
 NEWSLETTER = demo_segment_id("Newsletter")
 
-CONFIG_ROUTES: list[BaseRoute] = [*experiences.routes, *segments.routes, *explain.routes, *openapi.routes]
-
 
 def config_app(
     settings: Settings, *, resolver: SegmentResolver | None = None, clock: Callable[[], float] = time.time
 ) -> Starlette:
-    """The app as `edge/app.py` will build it once these routes are wired in."""
-    return create_app(settings, extra_routes=CONFIG_ROUTES, resolver=resolver, clock=clock)
+    """The app as `edge/app.py` builds it, with a resolver and a clock of the test's choice."""
+    return create_app(settings, resolver=resolver, clock=clock)
 
 
 def sandbox_state() -> SandboxState:

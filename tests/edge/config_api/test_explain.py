@@ -14,8 +14,8 @@ from edge.resolver.results import (
     ResolutionInfo,
     WaitedFor,
 )
-from edge.sandbox import DEMO_PEOPLE, SandboxState
 from edge.settings import Settings
+from sandbox import DEMO_PEOPLE, SandboxState
 from tests.apps import connect_directly, put_experience
 from tests.edge.config_api.support import VIP, WHOLESALE, Shop, config_app, error, etag_of, open_shop
 from tests.edge.scripted_resolver import ScriptedResolver

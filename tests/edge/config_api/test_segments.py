@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from edge.sandbox import DEMO_ACCOUNT_ID, FaultKind, SandboxState
+from sandbox import DEMO_ACCOUNT_ID, FaultKind, SandboxState
 from tests.apps import services_of
 from tests.edge.config_api.support import (
     LAPSED,

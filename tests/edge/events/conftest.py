@@ -20,9 +20,11 @@ import pytest
 
 from edge.app import create_app
 from edge.events import Events, EventsConfig, SenderConfig, replace_events
-from edge.events import routes as events_routes
 from edge.resolver.results import Identified
-from edge.sandbox import (
+from edge.services import Services
+from edge.settings import Settings
+from oauth.connection import Connection, ConnectionStatus
+from sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_PEOPLE,
     SandboxState,
@@ -30,9 +32,6 @@ from edge.sandbox import (
     demo_state,
     running_fake_klaviyo,
 )
-from edge.services import Services
-from edge.settings import Settings
-from oauth.connection import Connection, ConnectionStatus
 from tests.apps import app_client, create_site, put_experience, sandbox_settings, services_of
 from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc, seg
@@ -210,7 +209,6 @@ async def shop(
     app = create_app(
         settings,
         resolver=resolver,
-        extra_routes=events_routes,
         clock=clock or time.time,
         http_transport=http_transport,
     )

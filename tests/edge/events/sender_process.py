@@ -16,11 +16,11 @@ import time
 
 import httpx
 
+from edge.connect.link import build_klaviyo_link
 from edge.events import EventsConfig, SenderConfig, build_events
-from edge.klaviyo_link import build_klaviyo_link
-from edge.runtime import SiteRuntimes
 from edge.services import Services
 from edge.settings import Settings
+from edge.sites.runtime import SiteRuntimes
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
 from oauth.crypto import TokenCipher

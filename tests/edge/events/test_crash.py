@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.sandbox import FaultKind, SandboxState
 from edge.settings import Settings
+from sandbox import FaultKind, SandboxState
 from tests.edge.events.conftest import CLIENT_ID, CLIENT_SECRET, VIP, fast_config, shop
 from tests.waiting import wait_until
 

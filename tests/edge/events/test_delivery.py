@@ -7,8 +7,8 @@ from datetime import datetime
 
 from edge.events import PROFILE_PROPERTY, Trigger, unique_id
 from edge.events.plan import utc_day
-from edge.sandbox import DEMO_ACCOUNT_ID, FaultKind, RecordedEvent, SandboxState
 from edge.settings import Settings
+from sandbox import DEMO_ACCOUNT_ID, FaultKind, RecordedEvent, SandboxState
 from tests.apps import put_experience
 from tests.edge.events.conftest import (
     ALL_ON,

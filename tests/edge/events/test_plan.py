@@ -8,7 +8,7 @@ import pytest
 
 from edge.events.plan import SkipReason, Visit, current_experiences, plan_visit, unique_id
 from edge.events.triggers import Switches, Trigger
-from edge.runtime import SiteRuntime
+from edge.sites.runtime import SiteRuntime
 from edge.store import SiteRecord
 from edge.storefront.memo import StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from edge.events.outbox import NewEvent, ProfileWrite, Retry, VisitWrite
 from edge.events.redis_outbox import RedisOutbox
 from edge.events.triggers import Trigger
-from edge.sandbox import SandboxState
+from sandbox import SandboxState
 from tests.edge.events.conftest import ALL_ON, VIP, klaviyo_settings, shop
 from tests.waiting import wait_until_async
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from edge.events import explain_events
 from edge.events.sqlite_outbox import SqliteOutbox
-from edge.sandbox import SandboxState
 from edge.settings import Settings
 from edge.storefront.identity import identify
+from sandbox import SandboxState
 from targeting import explain
 from tests.edge.events.conftest import ALL_ON, NOT_VIP, VIP, WITHOUT_EVENTS, Shop, fast_config, shop
 from tests.waiting import wait_until_async

@@ -8,8 +8,8 @@ import pytest
 
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
-from edge.sandbox import SandboxState
 from edge.settings import Settings
+from sandbox import SandboxState
 from tests.apps import create_site
 from tests.edge.events.conftest import WITHOUT_EVENTS, Shop, shop
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Resolver, ResolverConfig
-from tests.edge.klaviyo.conftest import API, FakeTokens, http, ids, klaviyo, tokens
+from klaviyo import ConnectionRef
+from tests.klaviyo.conftest import API, FakeTokens, http, ids, klaviyo, tokens
 
 __all__ = ["API", "FakeTokens", "http", "ids", "klaviyo", "tokens"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from edge.klaviyo import LocalRateGate, Tier, TierLimit
 from edge.resolver.budget import FleetRateGate
 from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.redis_guard import RedisGuard
+from klaviyo import LocalRateGate, Tier, TierLimit
 
 pytestmark = pytest.mark.redis
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.klaviyo import Tier
 from edge.resolver import ResolverConfig
+from klaviyo import Tier
 
 
 def test_the_segment_ttl_is_capped_at_24_hours() -> None:

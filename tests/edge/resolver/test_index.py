@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import respx
 
-from edge.klaviyo import Tier
 from edge.resolver import Identified, ResolutionPath, Source
+from klaviyo import Tier
 from tests.edge.resolver.conftest import CONN, FOUR, KX, PROFILE_SEGMENTS, MakeResolver, ids
 
 

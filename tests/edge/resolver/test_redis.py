@@ -14,9 +14,9 @@ import pytest
 import redis.asyncio as aioredis
 import respx
 
-from edge.klaviyo import Tier
 from edge.resolver import Identified, Pending, PendingReason, Source, Unidentified, WaitedFor
 from edge.resolver.keys import profile_id, segments
+from klaviyo import Tier
 from tests.edge.resolver.conftest import (
     CONN,
     FOUR,

@@ -8,7 +8,6 @@ import httpx
 import pytest
 import respx
 
-from edge.klaviyo import ConnectionRef, Tier
 from edge.resolver import (
     Identified,
     Pending,
@@ -19,6 +18,7 @@ from edge.resolver import (
     UnidentifiedReason,
     WaitedFor,
 )
+from klaviyo import ConnectionRef, Tier
 from tests.edge.resolver.conftest import (
     CONN,
     FOUR,

@@ -14,8 +14,8 @@ import sys
 import httpx
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Identified, Resolver, ResolverConfig
+from klaviyo import ConnectionRef
 
 CONN = ConnectionRef("site1", "ACCT1", 1)
 TARGETED = frozenset({"S1", "S2", "S3", "S4"})

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from edge import request_ids
 from edge.app import create_app
-from edge.klaviyo.types import ConnectionRef
-from edge.request_ids import worker_of
 from edge.resolver.results import Identified, Pending, Resolution
 from edge.settings import Settings
+from edge.web import request_ids
+from edge.web.request_ids import worker_of
+from klaviyo.types import ConnectionRef
 from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience
 from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc, seg

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Resolver, ResolverConfig
-from edge.sandbox import SandboxState, running_fake_klaviyo
 from edge.sync import SegmentSync, SyncConfig
+from klaviyo import ConnectionRef
+from sandbox import SandboxState, running_fake_klaviyo
 from tests.waiting import wait_until_async
 
 ACCOUNT = "ACCSYNC"

@@ -14,9 +14,9 @@ import sys
 import httpx
 import redis.asyncio as aioredis
 
-from edge.klaviyo import ConnectionRef
 from edge.resolver import Resolver, ResolverConfig
 from edge.sync import SegmentSync, SyncConfig
+from klaviyo import ConnectionRef
 from tests.edge.sync.conftest import ACCOUNT, SEG_A, StaticTokens
 
 CONFIG = SyncConfig(tick_s=0.05, lease_ttl_s=1.0, incremental_interval_s=0.2, page_retry_base_s=0.01)

@@ -4,9 +4,9 @@ while the sync waits for room."""
 
 from __future__ import annotations
 
-from edge.klaviyo import LocalRateGate, Tier
 from edge.resolver import Identified, ResolutionPath
 from edge.resolver.budget import FleetRateGate
+from klaviyo import LocalRateGate, Tier
 from tests.edge.sync.conftest import ACCOUNT, CONN, SEG_A, MakePair, Sandbox, fresh, kx_of
 from tests.waiting import wait_until_async
 

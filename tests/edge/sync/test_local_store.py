@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from edge.sandbox.directory import new_profile_id
 from edge.sync.local_store import LocalStore, PackedMembers
+from sandbox.directory import new_profile_id
 
 
 def test_membership_by_bisection() -> None:

@@ -3,9 +3,9 @@ fallback to per-visit resolution; per-visit answers cached before the index was 
 
 from __future__ import annotations
 
-from edge.klaviyo import Tier
 from edge.resolver import Identified, ResolutionPath, Source
-from edge.sandbox import FaultKind
+from klaviyo import Tier
+from sandbox import FaultKind
 from tests.edge.sync.conftest import (
     CONN,
     MEMBERS_ROUTE,

@@ -1,0 +1,1 @@
+"""`kx-edge`, the command line: `main` parses and dispatches, `serve` runs uvicorn."""

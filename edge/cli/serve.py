@@ -1,0 +1,74 @@
+"""`kx-edge serve`: uvicorn with uvloop and httptools, one or several workers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import uvicorn
+
+from edge.settings import LoadResult
+from edge.settings.local_secrets import ensure_local_secrets
+
+SERVICE_APP = "edge.asgi:create_app_from_environment"
+# The demo (a sandbox Klaviyo and a demo storefront beside the service) is a package of its own
+# that the service never imports: `--demo` only names its app factory to uvicorn.
+DEMO_APP = "demo.asgi:create_demo_app_from_environment"
+
+
+def serve(
+    loaded: LoadResult,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    demo: bool,
+    config_path: Path | None,
+) -> int:
+    settings = loaded.settings
+    if not settings.public_url:
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        settings = replace(settings, public_url=f"http://{shown_host}:{port}")
+    local = ensure_local_secrets(settings)
+    settings = local.settings
+    if workers < 1:
+        print("kx-edge: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if demo and workers != 1:
+        print("kx-edge: --demo runs a single worker (its sandbox Klaviyo lives in memory)", file=sys.stderr)
+        return 2
+
+    # Worker processes rebuild the settings from the environment (edge.asgi).
+    os.environ["KX_EDGE_PUBLIC_URL"] = settings.public_url
+    os.environ["KX_EDGE_WORKER_PROCESSES"] = str(workers)
+    if settings.env:
+        os.environ["KX_EDGE_ENV"] = settings.env
+    if config_path is not None:
+        os.environ["KX_EDGE_CONFIG"] = str(config_path)
+
+    _banner(settings.public_url, local.operator_token_path, settings.operator_token)
+    uvicorn.run(
+        DEMO_APP if demo else SERVICE_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers if workers > 1 else None,
+        # uvloop: without it, several workers answer every request ~44 ms late (no TCP_NODELAY).
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _banner(url: str, token_path: Path | None, token: str | None) -> None:
+    lines = [f"kx-edge listening on {url}"]
+    if token_path is not None and token:
+        # Printed to the terminal on purpose (DESIGN.md: zero configuration); never logged.
+        lines.append(f"operator token (kept in {token_path}): {token}")
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,0 +1,16 @@
+"""Every route of the configuration API, in one list for the app."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from edge.config_api import experiences, explain, openapi, segments, sites, triggers
+
+routes: list[BaseRoute] = [
+    *sites.routes,
+    *experiences.routes,
+    *segments.routes,
+    *explain.routes,
+    *triggers.routes,
+    *openapi.routes,
+]

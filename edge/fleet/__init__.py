@@ -1,0 +1,1 @@
+"""What the workers and nodes of one deployment share through Redis: locks (`locks`)."""

@@ -1,0 +1,1 @@
+"""What operators look at: liveness and readiness (`health`) and the service's logs (`logs`)."""

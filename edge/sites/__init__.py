@@ -1,0 +1,1 @@
+"""Sites: identifiers and keys (`keys`), and each site's compiled storefront runtime (`runtime`)."""

@@ -1,0 +1,203 @@
+"""Each site's storefront runtime: compiled experiences, signing secret, origins, connection.
+
+The storefront's hot path reads only this: one dict lookup by public key, no store, no Redis.
+A runtime is built once per `config_version` and replaced whole (an atomic reference swap), so a
+request sees either the old configuration or the new one, never a mix. Changes made in this
+process are applied at once (`reload`); changes made by other workers reach here through
+`watch`, which compares every site's `config_version` twice a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cachetools import TTLCache
+
+from edge.sites.keys import signing_secret
+from edge.store import SiteRecord, Store
+from edge.store.connections import SqliteConnectionStore
+from edge.storefront.memo import StorefrontMemo
+from klaviyo.types import ConnectionRef
+from oauth.connection import Connection, ConnectionStatus
+from oauth.crypto import TokenCipher
+from targeting import CompiledSite, Experience, ValidationError, compile_site, parse_experience
+
+logger = logging.getLogger("kx_edge.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRuntime:
+    site: SiteRecord
+    compiled: CompiledSite
+    experiences: dict[str, Experience]
+    secret: bytes
+    origins: frozenset[str]
+    connection: Connection | None
+    memo: StorefrontMemo
+    # The connection the resolver may use: only an active one with an account.
+    connection_ref: ConnectionRef | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        conn, ref = self.connection, None
+        if conn is not None and conn.status is ConnectionStatus.ACTIVE and conn.account_id:
+            ref = ConnectionRef(conn.site_id, conn.account_id, conn.generation)
+        object.__setattr__(self, "connection_ref", ref)
+
+    @property
+    def config_version(self) -> int:
+        return self.site.config_version
+
+
+class SiteRuntimes:
+    def __init__(
+        self,
+        store: Store,
+        connections: SqliteConnectionStore,
+        cipher: TokenCipher,
+        *,
+        clock: Callable[[], float],
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._store = store
+        self._connections = connections
+        self._cipher = cipher
+        self._clock = clock
+        self._poll_interval_s = poll_interval_s
+        self._by_key: dict[str, SiteRuntime] = {}
+        self._by_query: dict[bytes, SiteRuntime] = {}  # b"site=<public key>": the snippet's query
+        self._by_id: dict[str, SiteRuntime] = {}
+        # Unknown public keys are remembered briefly so garbage keys cannot hammer the store.
+        self._unknown: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=5.0)
+        self._loading: dict[str, asyncio.Task[SiteRuntime | None]] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        # Told whenever a site's runtime is installed or forgotten (segment sync follows targets).
+        self.on_install: Callable[[SiteRuntime], None] | None = None
+        self.on_forget: Callable[[str], None] | None = None
+
+    def cached(self, public_key: str) -> SiteRuntime | None:
+        return self._by_key.get(public_key)
+
+    def by_query_string(self, query_string: bytes) -> SiteRuntime | None:
+        """The site in memory whose public key is the whole query, `site=<public key>` exactly as
+        the snippet sends it; None for anything else (parse it)."""
+        return self._by_query.get(query_string)
+
+    async def by_public_key(self, public_key: str) -> SiteRuntime | None:
+        runtime = self._by_key.get(public_key)
+        if runtime is not None:
+            return runtime
+        if public_key in self._unknown:
+            return None
+        task = self._loading.get(public_key)
+        if task is None:
+            task = asyncio.ensure_future(self._load_by_key(public_key))
+            self._loading[public_key] = task
+            task.add_done_callback(lambda _: self._loading.pop(public_key, None))
+        return await asyncio.shield(task)
+
+    async def by_site_id(self, site_id: str) -> SiteRuntime | None:
+        runtime = self._by_id.get(site_id)
+        if runtime is not None:
+            return runtime
+        site = await self._store.get_site(site_id)
+        return None if site is None else await self.reload(site.id)
+
+    async def reload(self, site_id: str) -> SiteRuntime | None:
+        """Rebuild a site's runtime from the store now and swap it in."""
+        site = await self._store.get_site(site_id)
+        if site is None:
+            self._forget(site_id)
+            return None
+        runtime = await self._build(site)
+        self._install(runtime)
+        return runtime
+
+    async def _load_by_key(self, public_key: str) -> SiteRuntime | None:
+        site = await self._store.get_site_by_public_key(public_key)
+        if site is None:
+            self._unknown[public_key] = True
+            return None
+        runtime = await self._build(site)
+        self._install(runtime)
+        return runtime
+
+    async def _build(self, site: SiteRecord) -> SiteRuntime:
+        experiences: dict[str, Experience] = {}
+        for record in await self._store.list_experiences(site.id):
+            try:
+                experiences[record.id] = parse_experience(record.body)
+            except ValidationError as exc:
+                # Stored documents were validated on write; this only happens across an
+                # incompatible upgrade. Skip the experience rather than the whole site.
+                logger.error("stored experience %s of %s no longer validates: %s", record.id, site.id, exc)
+        secret = signing_secret(site, self._cipher)
+        return SiteRuntime(
+            site=site,
+            compiled=compile_site(experiences.values()),
+            experiences=experiences,
+            secret=secret,
+            origins=frozenset(site.allowed_origins),
+            connection=await self._connections.get(site.id),
+            memo=StorefrontMemo(secret, site.id),
+        )
+
+    def _install(self, runtime: SiteRuntime) -> None:
+        current = self._by_id.get(runtime.site.id)
+        if current is not None and current.config_version > runtime.config_version:
+            return  # a slower, older load must not replace a newer one
+        if current is not None and current.site.public_key != runtime.site.public_key:
+            self._by_key.pop(current.site.public_key, None)
+            self._by_query.pop(_query(current.site.public_key), None)
+        self._by_id[runtime.site.id] = runtime
+        self._by_key[runtime.site.public_key] = runtime
+        self._by_query[_query(runtime.site.public_key)] = runtime
+        if self.on_install is not None:
+            self.on_install(runtime)
+
+    def _forget(self, site_id: str) -> None:
+        runtime = self._by_id.pop(site_id, None)
+        if runtime is not None:
+            self._by_key.pop(runtime.site.public_key, None)
+            self._by_query.pop(_query(runtime.site.public_key), None)
+        if self.on_forget is not None:
+            self.on_forget(site_id)
+
+    async def refresh_changed(self) -> list[str]:
+        """Reload every loaded site whose config_version changed in the store."""
+        versions = await self._store.site_versions()
+        changed = [
+            site_id
+            for site_id, runtime in list(self._by_id.items())
+            if versions.get(site_id) != runtime.config_version
+        ]
+        for site_id in changed:
+            await self.reload(site_id)
+        return changed
+
+    def start(self) -> None:
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(), name="kx-edge config watcher")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval_s)
+            try:
+                await self.refresh_changed()
+            except Exception:
+                logger.exception("config watcher failed; retrying")
+
+
+def _query(public_key: str) -> bytes:
+    # Public keys are URL-safe by construction: the query needs no escaping.
+    return b"site=" + public_key.encode("ascii")

@@ -1,0 +1,66 @@
+"""Raw ASGI middleware: request ids, the access log and baseline response headers.
+
+Written against ASGI directly (not BaseHTTPMiddleware) because it wraps the storefront's hot
+path: it costs one contextvar set and one header append per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge.ops.logs import request_id_var
+from edge.web.request_ids import new_request_id
+
+access_logger = logging.getLogger("kx_edge.access")
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or new_request_id()
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        header_value = request_id.encode("ascii")
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", header_value))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if self.access_log:
+                # The path only: query strings can carry OAuth codes and visitor identifiers.
+                access_logger.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            return value.decode("ascii") if _VALID_REQUEST_ID.match(value) else None
+    return None
