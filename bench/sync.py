@@ -10,7 +10,7 @@ storefront snippet does (`resolve()` with the 250 ms deadline, again after `retr
 clamped to 0.2-5 s while pending) until identified or 60 s after its first request.
 
 Modes, one after the other, each on a fresh fake (fresh rate-limit windows) and Redis prefix:
-- per-visit: no index; the fake refuses the per-segment `_kx` filter (KLAVIYO.md: unverified), so
+- per-visit: no index; the fake refuses the per-segment `_kx` filter (docs/KLAVIYO.md: unverified), so
   visitors take the profile path: profile by `_kx` (75/s) + its segments (3/s, 60/min).
 - per-visit, per-segment checks (`--per-segment`): the `_kx` filter allowed: 1 + 3 calls (75/s).
 - sync: the index is built first (full sync of the 3 segments), then the visitors arrive; each

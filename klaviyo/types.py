@@ -53,7 +53,7 @@ class TierLimit:
         return TierLimit(max(1, int(self.per_second * fraction)), max(1, int(self.per_minute * fraction)))
 
 
-# Published limits (KLAVIYO.md); segment members says 700-750/min, so take the lower figure.
+# Published limits (docs/KLAVIYO.md); segment members says 700-750/min, so take the lower figure.
 KLAVIYO_LIMITS: dict[Tier, TierLimit] = {
     Tier.ACCOUNTS: TierLimit(1, 15),
     Tier.PROFILES: TierLimit(75, 750),

@@ -1,5 +1,5 @@
-"""A fake ("sandbox") Klaviyo: OAuth and the REST endpoints kx-edge uses, built from
-shared/KLAVIYO.md, for tests, benchmarks and `kx-edge serve --demo`.
+"""A fake ("sandbox") Klaviyo: OAuth and the REST endpoints kx-edge uses, built from Klaviyo's
+documented behaviour (docs/KLAVIYO.md), for tests, benchmarks and `kx-edge serve --demo`.
 
     state = demo_state(client_id, client_secret, redirect_uri)
     app = create_fake_klaviyo(state)                 # mount it anywhere, or:

@@ -29,7 +29,7 @@ def s256(verifier: str) -> str:
 
 
 class TokenErrorCode(StrEnum):
-    """The `error` strings of Klaviyo's token endpoint (KLAVIYO.md, Klaviyo's troubleshooting)."""
+    """The `error` strings of Klaviyo's token endpoint (docs/KLAVIYO.md, Klaviyo's troubleshooting)."""
 
     INVALID_CLIENT = "invalid_client"
     INVALID_GRANT = "invalid_grant"

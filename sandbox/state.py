@@ -24,7 +24,7 @@ class SandboxState(Directory):
     - `faults`: injected failures (`FaultPlan.inject`);
     - `limiter`: the rate-limit windows (`RateLimiter.override` shrinks a tier);
     - `refuse_kx_member_filter`: answer 400 to `equals(_kx,...)` on segment members, as a
-      Klaviyo that does not support it would (KLAVIYO.md: unverified).
+      Klaviyo that does not support it would (docs/KLAVIYO.md: unverified).
 
     `clock` (seconds since the epoch) drives token expiry, codes, rate-limit windows and the
     timestamps of new records, so tests move time instead of sleeping.

@@ -1,6 +1,6 @@
 """`decide`: one visitor, every live experience of a site, with sticky assignments honoured.
 
-For each live experience (see DESIGN.md "Decision" and `decision.py` for the output mapping):
+For each live experience (see docs/DESIGN.md "The decision" and `decision.py` for the output mapping):
 
 1. Sticky (tests only). A sticky entry is honoured while the experience is live and, for an
    entered visitor, its variation still exists (reason `sticky`). If the variation was deleted

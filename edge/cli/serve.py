@@ -69,6 +69,6 @@ def serve(
 def _banner(url: str, token_path: Path | None, token: str | None) -> None:
     lines = [f"kx-edge listening on {url}"]
     if token_path is not None and token:
-        # Printed to the terminal on purpose (DESIGN.md: zero configuration); never logged.
+        # Printed to the terminal on purpose (docs/DESIGN.md: zero configuration); never logged.
         lines.append(f"operator token (kept in {token_path}): {token}")
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -1,7 +1,7 @@
 """The sender's own budget for Klaviyo's event endpoints, per account, and Retry-After blocks.
 
 Klaviyo limits `POST /api/events` to 350/s and 3,500/min and the bulk endpoint to 10/s and
-150/min per account (KLAVIYO.md). The budget spends `fraction` of that (times `share` when
+150/min per account (docs/KLAVIYO.md). The budget spends `fraction` of that (times `share` when
 several processes send for the same accounts) in sliding windows, so it stays under Klaviyo's
 fixed windows wherever they fall. A 429 blocks both event tiers of the account for Retry-After;
 the resolver's tiers are untouched (Klaviyo's limits are per endpoint tier).

@@ -1,4 +1,4 @@
-"""Klaviyo event bodies (KLAVIYO.md, "Events"): one event's attributes, and the two envelopes.
+"""Klaviyo event bodies (docs/KLAVIYO.md, "Events"): one event's attributes, and the two envelopes.
 
 The outbox stores each event's `attributes` object as JSON; the sender wraps stored attributes
 either in a `POST /api/events` body or, many at once, in a bulk job (one entry per event, each

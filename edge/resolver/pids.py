@@ -1,6 +1,6 @@
 """`_kx` -> profile id in the process: long-lived, bounded, compact; in front of L2's copy.
 
-The mapping is stable (KLAVIYO.md), so it is kept for `profile_id_cache_ttl_s` (30 days by
+The mapping is stable (docs/KLAVIYO.md), so it is kept for `profile_id_cache_ttl_s` (30 days by
 default), much longer than membership: a visitor whose targeted segments are synced then costs no
 Klaviyo call and no Redis read on later visits, and a retry after a refused segments call skips
 the profile lookup, with or without Redis. Each entry is one bytes value under the `_kx` key

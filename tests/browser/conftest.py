@@ -1,7 +1,7 @@
 """Fixtures for tests that drive Debian's Chromium through Playwright's sync API.
 
 - `browser` (package scope, i.e. every test under tests/browser/ shares it): one headless
-  Chromium, `/usr/bin/chromium` (or `KX_EDGE_CHROMIUM`) with the flags from RECIPES.md.
+  Chromium, `/usr/bin/chromium` (or `KX_EDGE_CHROMIUM`) with the flags this machine needs (no background networking: the network is closed).
   Playwright launches it on a fresh temporary user-data dir and deletes it on close (it refuses
   `--user-data-dir` itself).
 - `context` (function): a new BrowserContext per test, so cookies and storage never leak between

@@ -62,7 +62,7 @@ def experience(
     is_control: bool = False,
     type: str = "personalization",
 ) -> dict[str, Any]:
-    """One entry of the `experiences` list, as DESIGN.md's storefront contract shapes it."""
+    """One entry of the `experiences` list, as docs/DESIGN.md's storefront contract shapes it."""
     return {
         "id": id,
         "type": type,
