@@ -1,38 +1,47 @@
 """kx-edge's statistics engine: A/B test results from aggregated counts, as GrowthBook computes them.
 
-Pure: it imports the standard library, msgspec and scipy only, does no I/O and never
-reads a clock. The caller (the results route) keeps counts per variation and passes them in;
-the answer is a msgspec Struct whose JSON is the results API answer, field for field.
+Pure: it imports the standard library, msgspec and scipy only, does no I/O and never reads a
+clock. The caller keeps counts per variation and passes them in; the answer is a msgspec Struct
+whose JSON (`msgspec.json.encode`) is the results API answer, field for field, so the route is
+a thin view.
 
-Input, per variation (`VariationData`): `visitors` n, `converters`, `orders`, `revenue` (sum of
-per-visitor revenue), `revenue_sq` (sum over visitors of each visitor's total revenue squared),
-`orders_sq` (the same for order counts) and, optionally, `revenue_orders` (sum over visitors of
-revenue_i * orders_i; without it the average-order-value lift has a value but no interval).
-The split is a sequence of `Arm(variation_id, weight, is_control)`, exactly one control.
+Inputs. The split: `Arm(variation_id, weight, is_control=False)`, exactly one control, weights
+finite and > 0 (else `InvalidArmsError`). The counts, per variation: `VariationData(
+variation_id, visitors, converters, orders, revenue, revenue_sq, orders_sq, revenue_orders=None)`
+where `revenue` is the sum of per-visitor revenue, `revenue_sq` the sum over visitors of each
+visitor's total revenue squared, `orders_sq` the same for order counts, and `revenue_orders`
+(optional) the sum over visitors of revenue_i * orders_i: without it the average-order-value lift
+has a value but no interval. Conversion is binomial (converters = its sum = its sum of squares).
 
-    results = analyze_experience("exp_1", arms, data, bots_excluded=12, currencies={"USD"})
-    msgspec.json.encode(results)
+    analyze_experience(experience_id, arms, data, *, bots_excluded=0, currencies=()) -> ExperimentResults
+    analyze_audiences(experience_id, arms, {audience: data}) -> tuple[AudienceResults, ...]
+    cumulative_series(arms, rows: Iterable[DailyRow]) -> tuple[VariationSeries, ...]
 
 Metrics per variation: conversion rate (converters / visitors), revenue per visitor, orders per
-visitor, average order value (revenue / orders, a ratio metric). Every non-control variation
-gets, per metric, a `MetricLift`: the relative lift over the control (0.05 = +5%), its 95%
-interval and two-sided p-value from Welch's t-test on the delta-method variance of the relative
-lift, and its chance to beat the control under the Gaussian posterior of a flat prior
-(GrowthBook's frequentist and default Bayesian engines; formulas in `stats.lift`).
-`VariationResult.chance_to_beat_control` is the headline metric's, revenue per visitor
-(`ExperimentResults.headline_metric`): it counts both more orders and bigger orders, which is
-what a free-shipping or pricing test is for. No correction is made for comparing several
-variations with one control (GrowthBook makes none by default either).
+visitor and average order value (revenue / orders, a ratio metric). Every non-control variation
+gets, per metric, a `MetricLift(value, ci_low, ci_high, p_value, chance_to_beat_control)`: the
+relative lift over the control (0.05 = +5%), its 95% interval and two-sided p-value from Welch's
+t-test on the delta-method variance of the relative lift, and its chance to beat the control
+under the Gaussian posterior of a flat prior (GrowthBook's frequentist and default Bayesian
+engines; formulas in `stats.lift`, checked against gbstats' own answers to 1e-6).
+`VariationResult.chance_to_beat_control` is the chance on the headline metric, revenue per
+visitor (`ExperimentResults.headline_metric`): it counts both more orders and bigger orders,
+which is what a free-shipping or pricing test is for. No correction is made for comparing
+several variations with one control (GrowthBook makes none by default either).
 
-Never NaN: what cannot be computed (no visitors, zero variance, a control mean of zero) is None,
-and the control's `lift` and `chance_to_beat_control` are None. `ExperimentResults` also carries
-the sample-ratio check `srm` (chi-square against the weights, `mismatch` when p < 0.001),
-`warnings` (`ResultWarning` codes, thresholds in `stats.health`), and `sample_size`: visitors
-and orders per group needed to detect a 10% change of the conversion rate at 80% power and
-alpha 0.05 (formula in `stats.power`).
+Never NaN or infinity: what cannot be computed (no visitors, no orders, zero variance, a control
+mean of zero) is None, and the control's `lift` and `chance_to_beat_control` are None.
+`ExperimentResults` also carries `srm` (chi-square goodness of fit against the weights,
+`mismatch` when p < 0.001), `bots_excluded` (as passed), `warnings` (`ResultWarning` codes,
+thresholds in `stats.health`) and `sample_size`: visitors and orders per group needed to detect a
+10% change of the control's conversion rate at 80% power and alpha 0.05 (`stats.power`).
+Beyond the contract's fields it adds `headline_metric`, `sample_size`, per-variation
+`orders_per_visitor`, and per lift `p_value` and `chance_to_beat_control`.
 
-Breakdowns: `analyze_audiences` runs the same report per audience; `cumulative_series` turns
-per-day rows (`DailyRow`) into each variation's cumulative rates and lifts per day.
+Breakdowns: `analyze_audiences` makes the same report from each audience's counts (bots and
+currencies are the whole experiment's, so audience reports carry neither); `cumulative_series`
+turns per-day rows `DailyRow(day, variation_id, visitors, converters, orders, revenue)` into each
+variation's cumulative totals, rates and point lifts per day (`stats.series`).
 """
 
 from stats.errors import InvalidArmsError, StatsError
