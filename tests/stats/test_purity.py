@@ -1,0 +1,69 @@
+"""stats/ is pure: no I/O libraries, no web framework, no clock, nothing from edge/oauth/targeting."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "stats"
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+FORBIDDEN_TEXT = [
+    r"^\s*import time\b",
+    r"^\s*from time\b",
+    r"datetime\.now",
+    r"datetime\.utcnow",
+    r"date\.today",
+    r"\bhttpx\b",
+    r"\bredis\b",
+    r"\bstarlette\b",
+    r"\buvicorn\b",
+    r"\bsqlite3\b",
+    r"^\s*(from|import) edge\b",
+    r"^\s*(from|import) oauth\b",
+    r"^\s*(from|import) targeting\b",
+    r"\bopen\(",
+]
+ALLOWED_TOP_LEVEL = {
+    *("__future__", "collections", "dataclasses", "datetime", "enum", "math", "typing"),
+    *("msgspec", "numpy", "scipy", "stats"),
+}
+
+
+def test_package_has_sources() -> None:
+    assert len(SOURCES) >= 8
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_no_forbidden_text(path: Path) -> None:
+    text = path.read_text()
+    found = [p for p in FORBIDDEN_TEXT if re.search(p, text, re.MULTILINE)]
+    assert found == []
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_imports_only_stdlib_allowlist_msgspec_numpy_scipy(path: Path) -> None:
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported <= ALLOWED_TOP_LEVEL, imported - ALLOWED_TOP_LEVEL
+
+
+def test_the_forbidden_patterns_catch_what_they_are_for() -> None:
+    samples = [
+        "import time",
+        "from time import monotonic",
+        "datetime.now()",
+        "import httpx",
+        "from edge.app import x",
+        "from targeting import decide",
+        "with open(path) as f:",
+    ]
+    for sample in samples:
+        assert any(re.search(p, sample, re.MULTILINE) for p in FORBIDDEN_TEXT), sample
