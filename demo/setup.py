@@ -133,7 +133,9 @@ async def _connect_through_oauth(
                 f"/v1/sites/{site_id}/klaviyo/connect", headers={"Authorization": f"Bearer {api_key}"}
             )
             started.raise_for_status()
-            finished = await client.get(started.json()["authorize_url"])
+            # An api-key connect answers a one-time link on our own origin; its POST binds this
+            # client (its cookie jar) to the flow and goes on to the sandbox's consent page.
+            finished = await client.post(started.json()["authorize_url"])
             finished.raise_for_status()
             status = await client.get(
                 f"/v1/sites/{site_id}/klaviyo", headers={"Authorization": f"Bearer {api_key}"}

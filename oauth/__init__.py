@@ -4,6 +4,7 @@ Depends on stdlib, authlib, httpx and cryptography only; the edge supplies the s
 (`oauth.storage` declares them, `oauth.memory` has in-process versions).
 """
 
+from oauth.binding import browser_hash, new_browser_secret, same_browser
 from oauth.client import KlaviyoOAuthClient, TokenSet
 from oauth.connection import (
     AccountInfo,
@@ -16,6 +17,7 @@ from oauth.crypto import TokenCipher
 from oauth.disconnect import DisconnectResult, disconnect
 from oauth.errors import (
     AuthorizationDenied,
+    BrowserMismatch,
     DecryptionError,
     FlowError,
     InvalidClient,
@@ -26,6 +28,7 @@ from oauth.errors import (
     OAuthUnavailable,
     ReauthRequired,
     StateExpired,
+    StateReused,
     StateUnknown,
     TokenEndpointError,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "EVENTS_SCOPE",
     "AccountInfo",
     "AuthorizationDenied",
+    "BrowserMismatch",
     "ConnectFlow",
     "Connection",
     "ConnectionStatus",
@@ -62,13 +66,17 @@ __all__ = [
     "OAuthUnavailable",
     "ReauthRequired",
     "StateExpired",
+    "StateReused",
     "StateUnknown",
     "TokenCipher",
     "TokenEndpointError",
     "TokenManager",
     "TokenSet",
+    "browser_hash",
     "connection_status",
     "disconnect",
     "missing_scopes",
+    "new_browser_secret",
     "required_scopes",
+    "same_browser",
 ]

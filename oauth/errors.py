@@ -8,8 +8,10 @@ OAuthError                   oauth_error
 │   └── InvalidClient        invalid_client        client id/secret rejected: fix the configuration
 ├── OAuthUnavailable         oauth_unavailable     network error, timeout, 429 or 5xx: transient
 ├── FlowError                flow_error            the connect callback cannot be completed
-│   ├── StateUnknown         state_unknown         unknown, already used or forged `state`
+│   ├── StateUnknown         state_unknown         a `state` never issued (forged, or long gone)
+│   ├── StateReused          state_reused          a `state` or connect link already used
 │   ├── StateExpired         state_expired         `state` older than its time to live
+│   ├── BrowserMismatch      browser_mismatch      the flow was started in another browser
 │   └── AuthorizationDenied  authorization_denied  Klaviyo redirected back with `?error=`
 ├── NotConnected             not_connected         the site has no Klaviyo connection
 ├── ReauthRequired           needs_reauth          the connection needs the merchant to reconnect
@@ -111,12 +113,30 @@ class FlowError(OAuthError):
 
 
 class StateUnknown(FlowError):
-    """The `state` is unknown: never issued, already used, or forged."""
+    """The `state` is unknown: never issued, forged, or used so long ago that it is forgotten."""
 
     code = "state_unknown"
 
     def __init__(self) -> None:
-        super().__init__("unknown or already used OAuth state; start connecting again")
+        super().__init__("unknown OAuth state; start connecting again")
+
+
+class StateReused(FlowError):
+    """The `state` (or the connect link) was already used once."""
+
+    code = "state_reused"
+
+    def __init__(self) -> None:
+        super().__init__("this connection link was already used; start connecting again")
+
+
+class BrowserMismatch(FlowError):
+    """The callback arrived in a browser that does not hold the flow's binding secret."""
+
+    code = "browser_mismatch"
+
+    def __init__(self) -> None:
+        super().__init__("the connection was started in another browser; nothing was connected")
 
 
 class StateExpired(FlowError):

@@ -46,8 +46,14 @@ class ConnectionStore(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowState:
-    """A pending connect: the one-time `state`, the site it is bound to, its PKCE verifier.
+    """A pending connect: the one-time `state`, the site and browser it is bound to, its PKCE
+    verifier.
 
+    `browser` is the SHA-256 of the binding secret the starting browser holds (`oauth.binding`).
+    `is_link` marks a connect started without a browser (through the API): its key is the token
+    of a one-time link, never a state Klaviyo sees, and `browser` is None until a browser claims
+    it. `used_at` marks the record a taken flow leaves behind, so a second use can be told apart
+    from a state never issued.
     Times are unix seconds. `repr()` shows neither the state nor the verifier.
     """
 
@@ -57,6 +63,9 @@ class FlowState:
     scopes: tuple[str, ...]
     created_at: int
     expires_at: int
+    browser: str | None = field(default=None, repr=False)
+    is_link: bool = False
+    used_at: int | None = None
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-compatible dict of every field, for stores that keep documents."""
@@ -67,6 +76,9 @@ class FlowState:
             "scopes": list(self.scopes),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
+            "browser": self.browser,
+            "is_link": self.is_link,
+            "used_at": self.used_at,
         }
 
     @classmethod
@@ -79,6 +91,9 @@ class FlowState:
             scopes=tuple(str(s) for s in record["scopes"]),
             created_at=int(record["created_at"]),
             expires_at=int(record["expires_at"]),
+            browser=None if record.get("browser") is None else str(record["browser"]),
+            is_link=bool(record.get("is_link", False)),
+            used_at=None if record.get("used_at") is None else int(record["used_at"]),
         )
 
 
@@ -90,7 +105,11 @@ class FlowStateStore(Protocol):
         ...
 
     async def take(self, state: str) -> FlowState | None:
-        """Remove and return the record in one atomic step: a state can be taken once."""
+        """Remove and return the record in one atomic step: a state can be taken once.
+
+        (The connect flow puts a `used_at` record back under the same state after taking one,
+        so a replay is recognised; stores need to do nothing for it.)
+        """
         ...
 
 

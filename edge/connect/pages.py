@@ -1,45 +1,73 @@
-"""The small HTML pages a merchant sees at the end of "Sign in with Klaviyo"."""
+"""The pages a merchant's browser sees during "Sign in with Klaviyo", from Jinja templates.
+
+Every answer of the browser-facing OAuth routes (pages and redirects) carries the same headers:
+no caching, no referrer (the callback's URL holds a code and a state), no framing, and a
+Content-Security-Policy that allows no script at all and forms only towards this service and
+Klaviyo's authorize page (the start page's form ends in a redirect there, and browsers check
+`form-action` on redirects too). They use the merchant page's stylesheet.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
 
-from starlette.responses import HTMLResponse
+import jinja2
+from starlette.responses import HTMLResponse, RedirectResponse
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{title} · kx-edge</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}}
-.status{{display:inline-block;padding:.1rem .6rem;border-radius:1rem;font-weight:600}}
-.active{{background:#dff5e3;color:#14532d}}.problem{{background:#fde2e1;color:#7f1d1d}}
-.neutral{{background:#eef0f4}}a{{color:#2f4fd8}}</style></head>
-<body><main><h1>{title}</h1>{body}<p><a href="{back}">Back to kx-edge</a></p></main></body></html>"""
-
-OUTCOMES = {
-    "connected": "Klaviyo is connected",
-    "denied": "Klaviyo was not connected",
+BACK: Final = "/admin"
+STATUS_LABELS: Final = {
+    "active": "Active",
+    "disconnected": "Disconnected",
+    "needs_reauth": "Needs reconnecting",
 }
 
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
-def page(title: str, body_html: str, *, status_code: int = 200, back: str = "/admin") -> HTMLResponse:
-    return HTMLResponse(
-        _PAGE.format(title=escape(title), body=body_html, back=escape(back)),
-        status_code=status_code,
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+
+def security_headers(authorize_url: str) -> dict[str, str]:
+    """The headers of every OAuth page and redirect; `authorize_url` is Klaviyo's consent page."""
+    parts = urlsplit(authorize_url)
+    klaviyo = (
+        f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    )
+    return {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'self'; img-src 'self'; "
+            f"form-action 'self'{klaviyo}; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    }
+
+
+def render(
+    template: str, headers: dict[str, str], *, title: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    body = _environment.get_template(template).render(title=title, back=BACK, **context)
+    return HTMLResponse(body, status_code=status_code, headers=headers)
+
+
+def problem(
+    headers: dict[str, str], title: str, message: str, next_step: str, *, status_code: int
+) -> HTMLResponse:
+    """A page that says what went wrong and what to do next (nothing of it comes unescaped)."""
+    return render(
+        "problem.html", headers, title=title, message=message, next_step=next_step, status_code=status_code
     )
 
 
-def status_badge(status: str) -> str:
-    kind = {"active": "active", "disconnected": "neutral"}.get(status, "problem")
-    label = {"active": "Active", "disconnected": "Disconnected", "needs_reauth": "Needs reconnecting"}.get(
-        status, status.replace("_", " ").capitalize()
-    )
-    return f'<span class="status {kind}">{escape(label)}</span>'
+def redirect(url: str, headers: dict[str, str]) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=headers)
 
 
-def problem_page(title: str, message: str, next_step: str, *, status_code: int) -> HTMLResponse:
-    return page(
-        title,
-        f"<p>{escape(message)}</p><p><strong>What to do:</strong> {escape(next_step)}</p>",
-        status_code=status_code,
-    )
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())

@@ -1,7 +1,9 @@
 """Sign in with Klaviyo end to end: kx-edge and a fake Klaviyo on real sockets, HTTP only.
 
-connect -> authorize (consent page) -> Allow -> 302 to our callback -> token exchange with PKCE
-(verified by the fake) -> GET /api/accounts -> status active; then token expiry, disconnect.
+connect (api key) -> our one-time link, opened by the merchant's browser (binding cookie) ->
+authorize (consent page) -> Allow -> 302 to our callback -> token exchange with PKCE (verified by
+the fake) -> GET /api/accounts -> status active; then token expiry, disconnect. Each
+`httpx.Client` is one browser: its cookie jar is what binds it to a flow.
 """
 
 from __future__ import annotations
@@ -69,12 +71,26 @@ class World:
         return body
 
     def authorize_url(self) -> str:
+        """What the API answers a connect with: a one-time link on kx-edge's own origin."""
         response = self.client.post(
             f"/v1/sites/{self.site['id']}/klaviyo/connect", headers=self.site_headers()
         )
         assert response.status_code == 200, response.text
         url: str = response.json()["authorize_url"]
+        assert url.startswith(f"{self.base}/oauth/klaviyo/start?link=")
         return url
+
+    def klaviyo_url(self, browser: httpx.Client | None = None) -> str:
+        """A new connect link opened (and its button pressed) in `browser` (default: the
+        merchant's): where kx-edge sends that browser at Klaviyo."""
+        browser = browser or self.client
+        link = self.authorize_url()
+        assert browser.get(link).status_code == 200  # the page with the button
+        response = browser.post(link)
+        assert response.status_code == 303, response.text
+        location: str = response.headers["location"]
+        assert location.startswith(f"{self.klaviyo}/oauth/authorize?")
+        return location
 
     def consent(self, url: str, decision: str) -> httpx.Response:
         """Open the consent page and press Allow or Deny; answers Klaviyo's redirect."""
@@ -112,7 +128,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def _connect(world: World) -> None:
-    redirect = world.consent(world.authorize_url(), "allow")
+    redirect = world.consent(world.klaviyo_url(), "allow")
     callback = world.client.get(redirect.headers["location"])
     assert callback.status_code == 303
     assert callback.headers["location"].startswith("/oauth/klaviyo/result?outcome=connected")
@@ -122,7 +138,7 @@ def _connect(world: World) -> None:
 
 def test_a_merchant_connects_and_sees_active_with_the_account_name(world: World) -> None:
     assert world.status()["status"] == "disconnected"
-    url = world.authorize_url()
+    url = world.klaviyo_url()
     query = parse_qs(urlsplit(url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["scope"] == ["accounts:read profiles:read segments:read"]
@@ -150,7 +166,7 @@ def test_a_merchant_connects_and_sees_active_with_the_account_name(world: World)
 
 
 def test_declining_leaves_the_status_unchanged_with_a_friendly_message(world: World) -> None:
-    redirect = world.consent(world.authorize_url(), "deny")
+    redirect = world.consent(world.klaviyo_url(), "deny")
     callback = world.client.get(redirect.headers["location"])
     assert callback.status_code == 303
     page = world.client.get(callback.headers["location"])
@@ -252,3 +268,86 @@ def test_reconnecting_within_a_second_waits_for_the_accounts_budget(world: World
     assert world.status()["generation"] == 2
     assert world.sandbox.calls.count("/api/accounts", status=429) <= 1
     assert world.sandbox.calls.count("/api/accounts", status=200) == 2
+
+
+def test_a_stolen_authorize_url_approved_in_another_browser_is_refused(world: World) -> None:
+    """The merchant's browser opened the link; the Klaviyo URL it was sent to leaks, and someone
+    approves it in their own browser, with their own Klaviyo account: nothing is connected."""
+    stolen = world.klaviyo_url()
+    with httpx.Client(base_url=world.base) as intruder:
+        redirect = world.consent(stolen, "allow")
+        page = intruder.get(redirect.headers["location"])
+    assert page.status_code == 403
+    assert "started in another browser" in page.text and "Nothing was connected" in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert world.sandbox.calls.count("/oauth/token") == 0  # the code was never even exchanged
+    status = world.status()
+    assert status["status"] == "disconnected" and status["account_name"] is None
+
+
+def test_a_link_is_bound_to_the_first_browser_that_opens_it(world: World) -> None:
+    link = world.authorize_url()
+    with httpx.Client(base_url=world.base) as other:
+        assert other.get(link).status_code == 200  # showing the page (a link preview) uses nothing
+        assert world.client.post(link).status_code == 303  # the merchant's browser claims it
+        late = other.post(link)
+    assert late.status_code == 400 and "already used" in late.text
+    assert "kx_connect" not in late.headers.get("set-cookie", "")
+
+
+def test_a_link_posted_from_another_website_is_not_followed(world: World) -> None:
+    link = world.authorize_url()
+    response = world.client.post(link, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and "another website" in response.text
+    assert world.client.post(link, headers={"Origin": world.base}).status_code == 303  # still usable
+
+
+def test_the_result_page_shows_nothing_to_another_browser(world: World) -> None:
+    redirect = world.consent(world.klaviyo_url(), "allow")
+    callback = world.client.get(redirect.headers["location"])
+    result_url = callback.headers["location"]
+    assert "Sandbox Outfitters" in world.client.get(result_url).text
+    with httpx.Client(base_url=world.base) as other:
+        foreign = other.get(result_url)
+    assert foreign.status_code == 403 and "Sandbox Outfitters" not in foreign.text
+    guessed = world.client.get(f"/oauth/klaviyo/result?outcome=connected&site_id={world.site['id']}")
+    assert (
+        guessed.status_code == 403
+        and "Sandbox Outfitters" not in guessed.text
+        and "Active" not in guessed.text
+    )
+    tampered = world.client.get(result_url.replace(world.site["id"], "site_other"))
+    assert tampered.status_code == 403
+
+
+def test_a_code_replayed_with_another_flows_state_says_why_it_was_refused(world: World) -> None:
+    first = world.consent(world.klaviyo_url(), "allow").headers["location"]
+    code = parse_qs(urlsplit(first).query)["code"][0]
+    other_state = parse_qs(urlsplit(world.klaviyo_url()).query)["state"][0]
+    page = world.client.get("/oauth/klaviyo/callback", params={"code": code, "state": other_state})
+    assert page.status_code == 400
+    assert "Klaviyo refused this authorization" in page.text
+    assert "belongs to another connection attempt" in page.text, page.text
+    assert "did not answer" not in page.text
+    assert world.status()["status"] == "disconnected"
+
+
+def test_every_oauth_page_forbids_scripts_framing_and_referrers(world: World) -> None:
+    link = world.authorize_url()
+    redirect = world.consent(world.klaviyo_url(), "allow")
+    answers = [
+        world.client.get(link),  # the start page
+        world.client.get(redirect.headers["location"]),  # the callback's redirect
+        world.client.get("/oauth/klaviyo/callback?code=x&state=forged"),  # a problem page
+        world.client.get("/oauth/klaviyo/result"),  # the result page, refused
+    ]
+    for answer in answers:
+        csp = answer.headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["default-src"] == "'none'" and "script-src" not in directives
+        assert directives["frame-ancestors"] == "'none'"
+        assert directives["form-action"] == f"'self' {world.klaviyo}"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
+        assert "<script" not in answer.text and "style=" not in answer.text

@@ -115,3 +115,12 @@ async def test_flow_states_are_taken_once_and_old_ones_are_dropped(clock: FakeCl
     await flows.put(_flow("new", int(clock()) + 600))
     assert len(flows) == 1
     assert await flows.take("old") is None
+
+
+def test_a_flow_record_keeps_its_binding_and_use_and_old_records_still_read() -> None:
+    bound = dataclasses.replace(_flow("s", T0 + 600), browser="ab" * 32, is_link=True, used_at=T0)
+    assert FlowState.from_record(json.loads(json.dumps(bound.to_record()))) == bound
+    assert "ab" * 32 not in repr(bound)
+    written_before_binding = {k: v for k, v in _flow("s", T0).to_record().items()
+                              if k not in ("browser", "is_link", "used_at")}  # fmt: skip
+    assert FlowState.from_record(written_before_binding) == _flow("s", T0)

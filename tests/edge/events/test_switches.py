@@ -137,7 +137,8 @@ async def test_enabling_without_events_write_is_saved_and_reported_everywhere(
         started = await s.client.post(f"/v1/sites/{s.site['id']}/klaviyo/connect", headers=s.headers)
         assert started.status_code == 200, started.text
         assert "events:write" in started.json()["scopes"]
-        assert "events%3Awrite" in started.json()["authorize_url"]
+        to_klaviyo = await s.client.post(started.json()["authorize_url"])  # the link, opened
+        assert "events%3Awrite" in to_klaviyo.headers["location"]
 
 
 async def test_another_workers_change_reaches_the_observer_on_refresh(
