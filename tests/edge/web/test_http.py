@@ -8,10 +8,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from starlette.requests import Request
+from starlette.types import Message
 
 from edge.app import create_app
 from edge.web.errors import ApiError
-from edge.web.http import JsonDecoder, decode_json
+from edge.web.http import JsonDecoder, decode_json, read_body
 from tests.apps import app_client, create_site, make_settings
 from tests.targeting.factories import doc
 
@@ -82,3 +84,18 @@ async def test_the_configuration_api_answers_deep_json_with_a_400_and_logs_no_er
     if nested is DEEP_OBJECT:  # an object where one is due: the nesting itself is what fails
         assert [a.json()["error"]["code"] for a in answers[:2]] == ["json_too_deep", "json_too_deep"]
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_body_cut_off_by_a_disconnect_is_a_400_not_an_unhandled_error() -> None:
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"name": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/"}, receive)
+    with pytest.raises(ApiError) as caught:
+        await read_body(request, 1024)
+    assert (caught.value.status, caught.value.code) == (400, "client_disconnected")
