@@ -77,7 +77,7 @@ from edge.sites.runtime import SiteRuntime
 from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import VisitorIdentity
-from edge.storefront.memo import StorefrontMemo
+from edge.storefront.memo import MemoTables, StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
 from sandbox import running_fake_klaviyo
@@ -180,9 +180,10 @@ async def in_process(
         account_id=ACCOUNT_ID,
         scopes=(*SCOPES, "events:write"),
     )
+    compiled = compile_site(experiences.values())
     runtime = SiteRuntime(
-        site=record, compiled=compile_site(experiences.values()), experiences=experiences, secret=b"",
-        origins=frozenset({ORIGIN}), connection=connection, memo=StorefrontMemo(b"", record.id),
+        site=record, compiled=compiled, experiences=experiences, secret=b"", origins=frozenset({ORIGIN}),
+        connection=connection, memo=StorefrontMemo(compiled, b"", record.id, MemoTables()),
     )  # fmt: skip
     switches = SwitchBook(store)
     outbox = SqliteOutbox(store.path)

@@ -39,7 +39,7 @@ from edge.services import Services
 from edge.storefront import assign as assign_module
 from edge.storefront.assign import assign
 from edge.storefront.identity import identify_cached
-from edge.web.request_ids import new_request_id
+from edge.storefront.wire import decode_request
 
 SEQUENCE = "decode, identify and answer in sequence, per request"
 SMALL_JSON = {"status": "ok", "variation": "control"}
@@ -232,7 +232,7 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
     bodies = [body.encode() for body in spec.bodies]
     runtime = svc.runtimes.by_query_string(scopes[0]["query_string"])
     assert runtime is not None, "the bench's site is in memory and asked for by ?site=<key>"
-    decoded = [assign_module._decode(body) for body in bodies]
+    decoded = [decode_request(body) for body in bodies]
     whos = [identify_cached(runtime, r.kx, svc.resolver) for r in decoded]
     assert all(who is not None for who in whos), "every visitor's identity is in L1"
     steps: dict[str, float] = {}
@@ -243,13 +243,13 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
     for _ in range(spec.repeats):
         started = time.perf_counter()
         for _ in range(n):
-            new_request_id().encode()
+            svc.request_ids.new().encode()
         clock("request id", started)
 
         started = time.perf_counter()
         for i in range(n):
-            assign_module._request_headers(scopes[i % count]["headers"])
-        clock("request headers (origin, content-length)", started)
+            assign_module.read_head(scopes[i % count]["headers"])
+        clock("request headers (origin, content-length, request id)", started)
 
         started = time.perf_counter()
         for i in range(n):
@@ -258,7 +258,7 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
 
         started = time.perf_counter()
         for i in range(n):
-            assign_module._decode(bodies[i % count])
+            decode_request(bodies[i % count])
         clock("decode body (msgspec)", started)
 
         started = time.perf_counter()
@@ -271,16 +271,17 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
             k = i % count
             who = whos[k]
             assert who is not None
-            assign_module._answer(svc, runtime, decoded[k], who)
+            headers = scopes[k]["headers"]
+            assign_module.respond(svc, assign_module.inputs_from(runtime, headers, decoded[k], who))
         clock("answer (remembered answer, observers, body)", started)
 
         started = time.perf_counter()
         for i in range(n):
             k = i % count
-            request = assign_module._decode(bodies[k])
+            request = decode_request(bodies[k])
             who = identify_cached(runtime, request.kx, svc.resolver)
             assert who is not None
-            assign_module._answer(svc, runtime, request, who)
+            assign_module.respond(svc, assign_module.inputs_from(runtime, scopes[k]["headers"], request, who))
         clock(SEQUENCE, started)
     return steps
 

@@ -25,6 +25,8 @@ from edge.store import SqliteStore
 from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import SegmentResolver
 from edge.storefront.observers import AssignObserver
+from edge.storefront.traffic import AssignTraffic
+from edge.web.request_ids import RequestIds
 from oauth.crypto import TokenCipher
 
 
@@ -51,6 +53,12 @@ class Services:
     events_scope_hooks: list[Callable[[str], Awaitable[bool]]] = field(default_factory=list)
     assign_observers: list[AssignObserver] = field(default_factory=list)
     events: EventTriggers | None = None
+    request_ids: RequestIds = field(default_factory=RequestIds)  # made in the serving process
+    assign_traffic: AssignTraffic = field(init=False)  # `/v1/assign`'s counters and access log
+
+    def __post_init__(self) -> None:
+        mode = self.settings.assign_access_log if self.settings.access_log else "off"
+        self.assign_traffic = AssignTraffic(mode)
 
     def now(self) -> int:
         return int(self.clock())

@@ -18,7 +18,7 @@ from msgspec import Meta, Struct
 
 from edge.resolver.results import Identified, Pending, Resolution, Source, Unidentified
 from edge.storefront.identity import VisitorIdentity
-from edge.storefront.wire import MAX_URL_CHARS
+from edge.storefront.wire import MAX_URL_CHARS, VISITOR_ID_PATTERN
 from targeting import (
     AudienceAction,
     ConditionResult,
@@ -33,7 +33,6 @@ from targeting import (
 )
 
 PLACEHOLDER_VISITOR: Final = "kx-explain-visitor"
-VISITOR_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{16,64}$"
 
 
 class ExplainRequest(Struct, forbid_unknown_fields=True):

@@ -1,8 +1,8 @@
 """From the storefront to the outbox: the observer (on the request path) and the flusher (not).
 
 `EventsObserver.observed` runs after every answered assignment. It does only what cannot wait:
-a set lookup (does this site use triggers?), a dict lookup (is this a return visit with the very
-decision already planned today?) and an append of the visit to an in-memory buffer.
+a set lookup (does this site use triggers?), a dict lookup (is this a return visit with the same
+decision, by value, already planned today?) and an append of the visit to an in-memory buffer.
 `Flusher` wakes when the buffer fills, waits `interval_s` so one transaction carries many
 visits, plans each visit (`plan.py`), drops what this process already enqueued today, builds
 the payloads and appends them to the outbox in one write.
@@ -22,8 +22,9 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from edge.bounded import BoundedMap
 from edge.events.outbox import AppendResult, NewEvent, Outbox, ProfileWrite, VisitWrite
 from edge.events.payload import (
     IsoTimes,
@@ -43,7 +44,6 @@ from targeting import SiteDecision
 
 logger = logging.getLogger("kx_edge.events")
 SkipKey = tuple[str, Trigger, str]
-K = TypeVar("K")
 
 
 class EventsObserver:
@@ -65,9 +65,10 @@ class EventsObserver:
         self.wake = asyncio.Event()
         self.overflow = 0  # visits dropped because the buffer was full
         self.owner: object | None = None  # the `Events` it feeds (how routes find it)
-        self.handled_max = 100_000
-        # (site, visitor, kx) -> (decision object, UTC day, switches generation) last planned.
-        self._handled: dict[tuple[str, str, str | None], tuple[SiteDecision, int, int]] = {}
+        # (site, visitor, kx) -> (decision, UTC day, switches generation) last planned.
+        self._handled: BoundedMap[tuple[str, str, str | None], tuple[SiteDecision, int, int]] = BoundedMap(
+            100_000
+        )
 
     def observed(
         self,
@@ -84,11 +85,11 @@ class EventsObserver:
         done = self._handled.get((site_id, visitor_id, who.kx))
         if (
             done is not None
-            and done[0] is decision
             and done[1] == int(at // DAY_S)
             and done[2] == self._switches.generation
+            and done[0] == decision
         ):
-            return  # a return visit with the very same decision, already planned today
+            return  # a return visit with the same decision, already planned today
         buffer = self.buffer
         if len(buffer) >= self.buffer_max:
             buffer.popleft()
@@ -99,14 +100,11 @@ class EventsObserver:
             self.wake.set()
 
     def handled(self, visit: Visit, day: int, generation: int) -> None:
-        """The flusher planned `visit`: the same visitor, `_kx` and decision object again (the
-        storefront memo hands a returning visitor the decision it computed before) would
-        produce nothing new today under the same switches, so `observed` may skip it."""
-        handled = self._handled
-        if len(handled) >= self.handled_max:
-            for stale in list(handled)[: self.handled_max // 10]:  # oldest first
-                del handled[stale]
-        handled[(visit.runtime.site.id, visit.visitor_id, visit.kx)] = (visit.decision, day, generation)
+        """The flusher planned `visit`: the same visitor, `_kx` and decision (compared by value)
+        again would produce nothing new today under the same switches, so `observed` may skip it."""
+        self._handled.put(
+            (visit.runtime.site.id, visit.visitor_id, visit.kx), (visit.decision, day, generation)
+        )
 
     def take(self) -> list[Visit]:
         if not self.buffer:
@@ -114,31 +112,6 @@ class EventsObserver:
         taken = list(self.buffer)
         self.buffer.clear()
         return taken
-
-
-class _Recent(Generic[K]):
-    """A bounded map of recent keys (oldest forgotten first)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._max = maxsize
-        self._keys: dict[K, str] = {}
-
-    def __contains__(self, key: K) -> bool:
-        return key in self._keys
-
-    def get(self, key: K) -> str | None:
-        return self._keys.get(key)
-
-    def put(self, key: K, value: str = "") -> None:
-        self._keys[key] = value
-        if len(self._keys) > self._max:
-            del self._keys[next(iter(self._keys))]
-
-    def add(self, key: K) -> None:
-        self.put(key)
-
-    def clear(self) -> None:
-        self._keys.clear()
 
 
 class Flusher:
@@ -161,9 +134,13 @@ class Flusher:
         self._on_enqueued = on_enqueued
         self._day = -1
         # Keys rather than unique ids: a visit already enqueued today costs no hashing.
-        self._enqueued_today: _Recent[tuple[str, str, str, Trigger]] = _Recent(recent_max)
-        self._skipped_today: _Recent[tuple[str, str, str, Trigger, SkipReason]] = _Recent(recent_max)
-        self._profiles: _Recent[str] = _Recent(recent_max)  # kx hash -> experiences hash last written
+        self._enqueued_today: BoundedMap[tuple[str, str, str, Trigger], bool] = BoundedMap(recent_max)
+        self._skipped_today: BoundedMap[tuple[str, str, str, Trigger, SkipReason], bool] = BoundedMap(
+            recent_max
+        )
+        self._profiles: BoundedMap[str, str] = BoundedMap(
+            recent_max
+        )  # kx hash -> experiences hash last written
         self._times = IsoTimes()
         self._unwritten: list[VisitWrite] = []
         self._unwritten_skips: Counter[SkipKey] = Counter()
@@ -230,7 +207,7 @@ class Flusher:
         for skip in plan.skips:
             key = (site_id, visit.visitor_id, skip.experience_id, skip.trigger, skip.reason)
             if key not in self._skipped_today:
-                self._skipped_today.add(key)
+                self._skipped_today.put(key, True)
                 skips[(site_id, skip.trigger, skip.reason.value)] += 1
         if not plan.candidates and plan.experiences is None:
             return
@@ -242,7 +219,7 @@ class Flusher:
             enqueued = (site_id, visit.visitor_id, decision.experience_id, candidate.trigger)
             if enqueued in self._enqueued_today:
                 continue
-            self._enqueued_today.add(enqueued)
+            self._enqueued_today.put(enqueued, True)
             uid = unique_id(site_id, visit.visitor_id, decision.experience_id, candidate.trigger, day)
             properties = experience_properties(
                 decision, runtime.experiences.get(decision.experience_id), runtime.site.name, visit.url

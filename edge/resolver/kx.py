@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from urllib.parse import unquote
 
@@ -24,12 +23,8 @@ def parse_kx(raw: str | None) -> str | None:
     """
     if raw is None or len(raw) > 3 * KX_MAX_LENGTH:
         return None
-    return _decoded_if_valid(raw)
-
-
-# Pure, and asked again on every return visit. Only short strings get here: at most ~4 MB.
-@functools.lru_cache(maxsize=4096)
-def _decoded_if_valid(raw: str) -> str | None:
+    if "%" not in raw:  # as the snippet sends it: nothing to decode
+        return raw if _KX.fullmatch(raw) is not None else None
     try:
         decoded = unquote(raw, errors="strict")
     except UnicodeDecodeError:

@@ -70,6 +70,8 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     access_log: bool = True
+    # `/v1/assign` under `access_log`: one summary line per interval, a line per request, or none.
+    assign_access_log: str = "summary"
     max_body_bytes: int = 65_536
     assign_max_body_bytes: int = 8_192
     cors_max_age_s: int = 86_400
@@ -339,6 +341,8 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append(f"{_source_name('log_level')}: one of debug, info, warning, error")
     if settings.log_format not in {"json", "text"}:
         problems.append(f"{_source_name('log_format')}: json or text")
+    if settings.assign_access_log not in {"summary", "every", "off"}:
+        problems.append(f"{_source_name('assign_access_log')}: summary, every or off")
     if settings.compatibility_date is not None and not re.fullmatch(
         r"\d{4}-\d{2}-\d{2}", settings.compatibility_date
     ):

@@ -20,7 +20,7 @@ from cachetools import TTLCache
 from edge.sites.keys import signing_secret
 from edge.store import SiteRecord, Store
 from edge.store.connections import SqliteConnectionStore
-from edge.storefront.memo import StorefrontMemo
+from edge.storefront.memo import MemoTables, StorefrontMemo
 from klaviyo.types import ConnectionRef
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
@@ -67,6 +67,8 @@ class SiteRuntimes:
         self._cipher = cipher
         self._clock = clock
         self._poll_interval_s = poll_interval_s
+        # Every site's storefront memo keeps its entries here, within the process' bounds.
+        self.memo_tables = MemoTables()
         self._by_key: dict[str, SiteRuntime] = {}
         self._by_query: dict[bytes, SiteRuntime] = {}  # b"site=<public key>": the snippet's query
         self._by_id: dict[str, SiteRuntime] = {}
@@ -135,14 +137,15 @@ class SiteRuntimes:
                 # incompatible upgrade. Skip the experience rather than the whole site.
                 logger.error("stored experience %s of %s no longer validates: %s", record.id, site.id, exc)
         secret = signing_secret(site, self._cipher)
+        compiled = compile_site(experiences.values())
         return SiteRuntime(
             site=site,
-            compiled=compile_site(experiences.values()),
+            compiled=compiled,
             experiences=experiences,
             secret=secret,
             origins=frozenset(site.allowed_origins),
             connection=await self._connections.get(site.id),
-            memo=StorefrontMemo(secret, site.id),
+            memo=StorefrontMemo(compiled, secret, site.id, self.memo_tables),
         )
 
     def _install(self, runtime: SiteRuntime) -> None:

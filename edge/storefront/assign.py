@@ -1,44 +1,74 @@
 """`POST /v1/assign`: the storefront's one round trip, as a lean ASGI handler.
 
-It runs in front of Starlette's middleware and router (see `EdgeApp`), so the route costs what
-raw ASGI costs. A returning visitor costs a few dict lookups: the site by its query string, the
-resolver's L1 hit (`Resolver.cached`) and the remembered answer (`StorefrontMemo.answer`), plus
-one msgspec decode and one join of pre-encoded bytes. Bad input never becomes a 500: each class
-has its 4xx here.
+It runs in front of Starlette's middleware and router (`EdgeApp.fast_paths`), so the route costs
+what raw ASGI costs; it does what the request-context middleware does for the other routes
+itself (request id, honouring a valid incoming `X-Request-ID`, the id in every log line, the
+access log: see `traffic.py`). A returning visitor costs a few dict lookups: the site by its
+query string, the resolver's L1 hit (`Resolver.cached`) and the remembered answer
+(`StorefrontMemo.answer`), plus one msgspec decode and one join of pre-encoded bytes. A first
+visit adds one `decide` and one token signature, and leaves nothing behind in memory.
+
+The request, step by step (`_handle`), with the seams other parts extend:
+1. `_gather` collects everything the request brings into one `AssignInputs`: the site's runtime,
+   the raw headers, the decoded body, the visitor's identity and id, the page URL, the warnings
+   so far. Whatever the answer should depend on next (a visit context built from the body and
+   headers, a bot check) is read here, once, and carried on `AssignInputs`.
+2. `respond`: `StorefrontMemo.answer` decides (or recalls) the answer from those inputs, then
+   `_tell_observers` tells every `AssignObserver` (event triggers, exposure counting) about the
+   answered assignment; they must not block.
+3. The 200 is sent. Work that must be awaited before the visitor is answered belongs in
+   `_handle` between `respond` and that send.
+Other storefront routes that must be as cheap (a tracking beacon) join `EdgeApp.fast_paths`.
+
+Bad input never becomes a 500: every refusal is an `ApiError` with its 4xx, sent as the JSON
+error contract; anything else is a bug, logged with the request id and answered 500.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
+from edge.ops.logs import request_id_var
 from edge.services import Services
 from edge.sites.runtime import SiteRuntime
 from edge.storefront.identity import VisitorIdentity, identify, identify_cached
+from edge.storefront.memo import Answer
 from edge.storefront.wire import (
     MAX_URL_CHARS,
     AssignRequest,
+    decode_request,
     new_visitor_id,
-    request_decoder,
     response_encoder,
     valid_visitor_id,
 )
-from edge.web.errors import error_body
-from edge.web.middleware import access_logger
-from edge.web.request_ids import new_request_id
+from edge.web.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    error_body,
+)
+from edge.web.request_ids import incoming
 from targeting import IdentityKind
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
+MAX_QUERY_BYTES = 2048  # the snippet sends `site=<public key>`; anything longer is not ours
+MAX_PUBLIC_KEY_CHARS = 128
 # The answer's bytes between the visitor id and the retry delay, per identity kind.
 _IDENTITY_PARTS = {kind: f'","identity":"{kind.value}","retry_after_ms":'.encode() for kind in IdentityKind}
 Headers = list[tuple[bytes, bytes]]
+FastHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _JSON_HEADERS: Headers = [
     (b"content-type", b"application/json"),
     (b"cache-control", b"no-store"),  # personal answers: no shared cache may keep one
@@ -47,125 +77,171 @@ _JSON_HEADERS: Headers = [
 
 
 class EdgeApp(Starlette):
-    """Starlette, with `/v1/assign` answered before the middleware stack and the router.
+    """Starlette, with the storefront's hot routes answered before the middleware and router.
 
-    The storefront's hot path then costs what raw ASGI costs; the handler adds its own request
-    id and turns any unexpected error into the JSON 500 itself.
+    `fast_paths` maps an exact path to a raw ASGI handler that does its own request id, error
+    handling and logging (`/v1/assign` by default); every other path goes through Starlette.
     """
 
+    def __init__(
+        self, *args: Any, fast_paths: Mapping[str, FastHandler] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_paths: dict[str, FastHandler] = {ASSIGN_PATH: assign, **(fast_paths or {})}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == ASSIGN_PATH:
-            await assign(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            handler = self.fast_paths.get(scope["path"])
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: Headers | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or []
+@dataclass(slots=True)
+class RequestHead:
+    """What `/v1/assign` reads of the request line and headers, in one pass over the headers."""
+
+    origin: str | None = None
+    content_length: int | None = None
+    bad_content_length: bool = False
+    request_id: str | None = None  # a valid incoming X-Request-ID
+
+
+@dataclass(slots=True)
+class AssignInputs:
+    """Everything one request brings, gathered in one place (`_gather`)."""
+
+    runtime: SiteRuntime
+    headers: Sequence[tuple[bytes, bytes]]  # as received: lower-case names, raw values
+    request: AssignRequest
+    who: VisitorIdentity
+    visitor_id: str
+    url: str | None
+    warnings: list[str]
 
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
     svc: Services = scope["state"]["services"]
-    extra: Headers = [(b"x-request-id", new_request_id().encode())]
-    started = time.perf_counter() if svc.settings.access_log else 0.0
-    status = 200
+    head = read_head(scope["headers"])
+    request_id = head.request_id or svc.request_ids.new()
+    token = request_id_var.set(request_id)
+    extra: Headers = [(b"x-request-id", request_id.encode())]
     try:
-        status = await _handle(svc, scope, receive, send, extra)
+        status = await _handle(svc, scope, head, receive, send, extra)
     except Exception:
         status = 500
         logger.exception("assign failed")
         await _send(send, 500, error_body("internal_error", "Something went wrong on our side."), extra)
-    if started:
-        access_logger.info(
-            "%s %s %s", scope["method"], ASSIGN_PATH, status,
-            extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
-        )  # fmt: skip
+    finally:
+        request_id_var.reset(token)
+    svc.assign_traffic.record(scope["method"], ASSIGN_PATH, status, time.perf_counter() - started)
 
 
-async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, extra: Headers) -> int:
-    """`extra`: the response's own headers (request id, CORS), grown here as they are known.
-
-    The usual request (a known site, the whole body in one message, the visitor's identity in
-    L1) takes no await but the body's and the answer's: each step has a synchronous fast path.
-    """
+async def _handle(
+    svc: Services, scope: Scope, head: RequestHead, receive: Receive, send: Send, extra: Headers
+) -> int:
+    """`extra`: the response's own headers (request id, CORS), grown here as they are known."""
     try:
-        origin, declared_length = _request_headers(scope["headers"])
-        query = scope["query_string"]
-        runtime = svc.runtimes.by_query_string(query) or await _site(svc, query)
-        if origin is not None:
-            if origin not in runtime.origins:
-                raise _Refused(403, "origin_not_allowed", f"Origin {origin} is not allowed for this site.")
-            extra += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
-        if scope["method"] == "OPTIONS":
-            await _preflight(send, extra, svc.settings.cors_max_age_s)
-            return 204
-        if scope["method"] != "POST":
-            raise _Refused(405, "method_not_allowed", "Use POST.", [(b"allow", b"POST, OPTIONS")])
-        limit = svc.settings.assign_max_body_bytes
-        if declared_length is not None and declared_length > limit:
-            raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body = message.get("body", b"")
-            if len(body) > limit:
-                raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
-        else:
-            body = await _read_rest(receive, message, limit)
-        request = _decode(body)
-        who = identify_cached(runtime, request.kx, svc.resolver) or await identify(
-            runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
-        )
-        payload = _answer(svc, runtime, request, who)
-    except _Refused as refused:
-        await _send(send, refused.status, error_body(refused.code, refused.message), extra + refused.headers)
+        inputs = await _gather(svc, scope, head, receive, send, extra)
+        if inputs is None:
+            return 204  # a preflight, answered
+        payload = respond(svc, inputs)
+    except ApiError as refused:
+        headers = extra + [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers.items()
+        ]
+        await _send(send, refused.status, error_body(refused.code, refused.message, refused.details), headers)
         return refused.status
     await _send(send, 200, payload, extra)
     return 200
 
 
-def _decode(body: bytes) -> AssignRequest:
-    if not body:
-        raise _Refused(400, "empty_body", "The body must be a JSON object.")
-    try:
-        return request_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise _Refused(422, "validation_failed", str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise _Refused(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
+async def _gather(
+    svc: Services, scope: Scope, head: RequestHead, receive: Receive, send: Send, extra: Headers
+) -> AssignInputs | None:
+    """The request's inputs (None once a preflight is answered). Each step has a synchronous
+    fast path, so the usual request (a known site, the whole body in one message, the
+    visitor's identity in L1) awaits nothing but its body."""
+    query = scope["query_string"]
+    runtime = svc.runtimes.by_query_string(query) or await _site(svc, query)
+    origin = head.origin
+    if origin is not None:
+        if origin not in runtime.origins:
+            raise Forbidden(f"Origin {origin} is not allowed for this site.", code="origin_not_allowed")
+        extra += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+    if scope["method"] == "OPTIONS":
+        await _preflight(send, extra, svc.settings.cors_max_age_s)
+        return None
+    if scope["method"] != "POST":
+        raise MethodNotAllowed("Use POST.", headers={"Allow": "POST, OPTIONS"})
+    if head.bad_content_length:
+        raise BadRequest("Content-Length is not a number.", code="bad_content_length")
+    limit = svc.settings.assign_max_body_bytes
+    if head.content_length is not None and head.content_length > limit:
+        raise _too_large(limit)
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body = message.get("body", b"")
+        if len(body) > limit:
+            raise _too_large(limit)
+    else:
+        body = await _read_rest(receive, message, limit)
+    request = decode_request(body)
+    who = identify_cached(runtime, request.kx, svc.resolver) or await identify(
+        runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
+    )
+    return inputs_from(runtime, scope["headers"], request, who)
 
 
-def _answer(svc: Services, runtime: SiteRuntime, request: AssignRequest, who: VisitorIdentity) -> bytes:
+def inputs_from(
+    runtime: SiteRuntime, headers: Sequence[tuple[bytes, bytes]], request: AssignRequest, who: VisitorIdentity
+) -> AssignInputs:
+    """The inputs of a request whose body is decoded and whose visitor is identified."""
     warnings: list[str] = []
     visitor_id = request.visitor_id
     if visitor_id is None or not valid_visitor_id(visitor_id):
         if visitor_id is not None:
             warnings.append("visitor_id_replaced")
         visitor_id = new_visitor_id()
-    url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
     if who.warnings:
         warnings += who.warnings
-    answer = runtime.memo.answer(
-        runtime.compiled,
-        visitor_id,
-        who.identity,
-        request.sticky,
+    url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
+    return AssignInputs(runtime, headers, request, who, visitor_id, url, warnings)
+
+
+def respond(svc: Services, inputs: AssignInputs) -> bytes:
+    """The 200 answer's body for `inputs`; observers are told on the way."""
+    answer, sticky_ignored = inputs.runtime.memo.answer(
+        inputs.visitor_id,
+        inputs.who.identity,
+        inputs.request.sticky,
         int(svc.clock()),
         svc.settings.sticky_max_age_s,
     )
-    if answer.sticky_ignored:
-        warnings.append("sticky_ignored")
+    if sticky_ignored:
+        inputs.warnings.append("sticky_ignored")
+    _tell_observers(svc, inputs, answer)
+    return _body(inputs, answer)
+
+
+def _tell_observers(svc: Services, inputs: AssignInputs, answer: Answer) -> None:
     for observer in svc.assign_observers:
         try:
-            observer.observed(runtime, visitor_id, who, answer.decision, url)
+            observer.observed(inputs.runtime, inputs.visitor_id, inputs.who, answer.decision, inputs.url)
         except Exception:
             logger.exception("an assignment observer failed")
-    # Assembled from pre-encoded parts: the visitor id and token are URL-safe by construction.
+
+
+def _body(inputs: AssignInputs, answer: Answer) -> bytes:
+    # Assembled from pre-encoded parts: the visitor id's charset needs no JSON escaping, and the
+    # token is URL-safe by construction.
+    who, warnings = inputs.who, inputs.warnings
     return b"".join(
         (
             b'{"visitor_id":"',
-            visitor_id.encode(),
+            inputs.visitor_id.encode(),
             _IDENTITY_PARTS[who.identity.kind],
             b"null" if who.retry_after_ms is None else str(who.retry_after_ms).encode(),
             b',"warnings":',
@@ -179,33 +255,46 @@ def _answer(svc: Services, runtime: SiteRuntime, request: AssignRequest, who: Vi
     )
 
 
-def _request_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int | None]:
-    origin: str | None = None
-    length: int | None = None
+def read_head(headers: Sequence[tuple[bytes, bytes]]) -> RequestHead:
+    head = RequestHead()
     for name, value in headers:
         if name == b"origin":
-            origin = value.decode("latin-1")
+            head.origin = value.decode("latin-1")
         elif name == b"content-length":
-            if not value.isdigit():
-                raise _Refused(400, "bad_content_length", "Content-Length is not a number.")
-            length = int(value)
-    return origin, length
+            if value.isdigit():
+                head.content_length = int(value)
+            else:
+                head.bad_content_length = True
+        elif name == b"x-request-id":
+            head.request_id = incoming(value)
+    return head
+
+
+def public_key_of(query_string: bytes) -> str:
+    """The `site` query parameter; 400 when it is missing or the query is not one of ours."""
+    if len(query_string) > MAX_QUERY_BYTES:
+        raise BadRequest(f"The query string is longer than {MAX_QUERY_BYTES} bytes.", code="query_too_long")
+    # Bounded by the length above, so no field limit is needed (parse_qsl's raises ValueError).
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name == "site":
+            if value:
+                return value
+            break
+    raise BadRequest("The site query parameter (the site's public key) is required.", code="missing_site")
 
 
 async def _site(svc: Services, query_string: bytes) -> SiteRuntime:
-    public_key = ""
-    for name, value in parse_qsl(query_string.decode("latin-1"), max_num_fields=20):
-        if name == "site":
-            public_key = value
-            break
-    if not public_key:
-        raise _Refused(400, "missing_site", "The site query parameter (the site's public key) is required.")
-    if len(public_key) > 128:
-        raise _Refused(404, "site_not_found", "No site has this public key.")
+    public_key = public_key_of(query_string)
+    if len(public_key) > MAX_PUBLIC_KEY_CHARS:
+        raise NotFound("No site has this public key.", code="site_not_found")
     runtime = svc.runtimes.cached(public_key) or await svc.runtimes.by_public_key(public_key)
     if runtime is None:
-        raise _Refused(404, "site_not_found", "No site has this public key.")
+        raise NotFound("No site has this public key.", code="site_not_found")
     return runtime
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is larger than {limit} bytes.")
 
 
 async def _read_rest(receive: Receive, first: Message, limit: int) -> bytes:
@@ -215,11 +304,11 @@ async def _read_rest(receive: Receive, first: Message, limit: int) -> bytes:
     message = first
     while True:
         if message["type"] == "http.disconnect":
-            raise _Refused(400, "client_disconnected", "The client went away.")
+            raise BadRequest("The client went away.", code="client_disconnected")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _Refused(413, "payload_too_large", f"The body is larger than {limit} bytes.")
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

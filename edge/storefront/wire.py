@@ -7,7 +7,12 @@ import secrets
 
 import msgspec
 
-_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+from edge.web.http import JsonDecoder
+
+# Any id a merchant already has (`12345678`, `cust-4242`, a Shopify customer id): GrowthBook
+# buckets any string, and this charset needs no escaping in JSON, headers or logs.
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+_VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 MAX_URL_CHARS = 2048
 
 
@@ -39,14 +44,15 @@ class AssignResponse(msgspec.Struct):
     sticky: str
 
 
-request_decoder = msgspec.json.Decoder(AssignRequest)
+decode_request = JsonDecoder(AssignRequest)
 response_encoder = msgspec.json.Encoder()
 
 
 def valid_visitor_id(value: str | None) -> bool:
-    return value is not None and _VISITOR_ID.match(value) is not None
+    """1-128 characters of `[A-Za-z0-9_.:-]`; anything else is replaced (`visitor_id_replaced`)."""
+    return value is not None and _VISITOR_ID.fullmatch(value) is not None
 
 
 def new_visitor_id() -> str:
-    """128 random bits, URL-safe (22 characters)."""
+    """For a new visitor: 128 random bits, URL-safe (22 characters)."""
     return secrets.token_urlsafe(16)

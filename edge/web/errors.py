@@ -3,6 +3,7 @@
     ApiError                      {"error": {"code", "message", "details"?}}
     ├── BadRequest        400     malformed JSON, bad query parameters
     ├── Unauthorized      401     missing or wrong credentials
+    ├── Forbidden         403     a storefront origin the site does not allow
     ├── NotFound          404     also for another site's resources (ids cannot be probed)
     ├── MethodNotAllowed  405
     ├── Conflict          409     invalid lifecycle transitions, not connected
@@ -58,6 +59,10 @@ class BadRequest(ApiError):
 
 class Unauthorized(ApiError):
     status, default_code = 401, "unauthorized"
+
+
+class Forbidden(ApiError):
+    status, default_code = 403, "forbidden"
 
 
 class NotFound(ApiError):

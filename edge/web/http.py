@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from edge.web.errors import BadRequest, PayloadTooLarge, Unprocessable
@@ -24,24 +25,54 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client left, or the server's parser gave up on the body (a bad chunk): whoever
+        # still listens gets the 400 the storefront gives for the same.
+        raise BadRequest("The client went away before the body ended.", code="client_disconnected") from None
     return b"".join(chunks)
 
 
+class JsonDecoder(Generic[T]):
+    """Untrusted JSON into `T`, every way it can fail mapped to a 4xx (`ApiError`).
+
+    The one decoding path for request bodies (the storefront's and, through `decode_json`, the
+    configuration API's), so every failure msgspec can raise is handled for every route at once:
+    no body or not JSON (400 `empty_body`, `malformed_json`), nested deeper than the decoder
+    can follow (its `RecursionError`: 400 `json_too_deep`), JSON that does not fit `T` (422
+    naming the field). A decoder is immutable: build one per type and share it.
+    """
+
+    __slots__ = ("_decode",)
+
+    def __init__(self, into: type[T]) -> None:
+        self._decode: Callable[[bytes], T] = msgspec.json.Decoder(into).decode
+
+    def __call__(self, body: bytes) -> T:
+        return _decoded(self._decode, body)
+
+
 def decode_json(body: bytes, into: type[T]) -> T:
-    """Decode JSON into `into`: 400 when it is not JSON, 422 naming the field when it does not fit."""
+    """`JsonDecoder(into)(body)`, for routes that are not hot enough to keep a decoder."""
+    return _decoded(lambda raw: msgspec.json.decode(raw, type=into), body)
+
+
+def _decoded(decode: Callable[[bytes], T], body: bytes) -> T:
     if not body.strip():
         raise BadRequest("The request body must be a JSON object.", code="empty_body")
     try:
-        return msgspec.json.decode(body, type=into)
+        return decode(body)
     except msgspec.ValidationError as exc:
         raise Unprocessable(str(exc), details=[{"path": _path_of(exc), "message": str(exc)}]) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}", code="malformed_json") from None
+    except RecursionError:
+        raise BadRequest("The request body nests too deeply.", code="json_too_deep") from None
 
 
 def _path_of(exc: msgspec.ValidationError) -> str:

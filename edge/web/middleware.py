@@ -1,22 +1,21 @@
 """Raw ASGI middleware: request ids, the access log and baseline response headers.
 
-Written against ASGI directly (not BaseHTTPMiddleware) because it wraps the storefront's hot
-path: it costs one contextvar set and one header append per request.
+Written against ASGI directly (not BaseHTTPMiddleware): it costs one contextvar set and one
+header append per request. `/v1/assign` does not pass through it (`EdgeApp` answers it first and
+does the same itself). Request ids come from the app's `Services.request_ids`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.ops.logs import request_id_var
-from edge.web.request_ids import new_request_id
+from edge.web.request_ids import RequestIds, incoming
 
 access_logger = logging.getLogger("kx_edge.access")
-_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestContextMiddleware:
@@ -28,7 +27,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or new_request_id()
+        request_id = _incoming_request_id(scope) or _ids(scope).new()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -62,5 +61,10 @@ class RequestContextMiddleware:
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            return value.decode("ascii") if _VALID_REQUEST_ID.match(value) else None
+            return incoming(value)
     return None
+
+
+def _ids(scope: Scope) -> RequestIds:
+    ids: RequestIds = scope["state"]["services"].request_ids
+    return ids

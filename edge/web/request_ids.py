@@ -2,53 +2,43 @@
 
 `X-Request-ID: <worker>-<16 hex>`. The worker part answers "which process served this?" (a
 multi-worker deployment, a propagation test) without another header. The storefront makes one
-per request, so the random parts are cut from one `os.urandom` read per 256 ids. Only the event
-loop's thread makes them.
+per request, so the random parts are cut from one `os.urandom` read per 256 ids.
+
+A `RequestIds` belongs to one app instance (`Services.request_ids`, built in the lifespan, so in
+the worker process that serves: a worker forked or spawned later builds its own). Only the event
+loop's thread uses it. An id a client sends is kept when `incoming` accepts it: bounded length
+and a plain charset, so it is safe in a header and a log line.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 
 _BATCH_BYTES = 2048  # 256 ids of 8 random bytes
+_INCOMING = re.compile(rb"[A-Za-z0-9._:-]{8,64}")
 
 
-def _new_worker_id() -> str:
-    return secrets.token_hex(4)
-
-
-class _RandomHex:
-    __slots__ = ("_at", "_hex")
+class RequestIds:
+    __slots__ = ("_at", "_hex", "worker")
 
     def __init__(self) -> None:
+        self.worker = secrets.token_hex(4)
         self._hex = ""
         self._at = 0
 
-    def take16(self) -> str:
+    def new(self) -> str:
         at = self._at
         if at >= len(self._hex):
             self._hex, at = os.urandom(_BATCH_BYTES).hex(), 0
         self._at = at + 16
-        return self._hex[at : at + 16]
+        return f"{self.worker}-{self._hex[at : at + 16]}"
 
 
-WORKER_ID = _new_worker_id()
-_random_hex = _RandomHex()
-
-
-def _after_fork() -> None:
-    """A forked child is another worker, and must not hand out its parent's random parts."""
-    global WORKER_ID, _random_hex
-    WORKER_ID = _new_worker_id()
-    _random_hex = _RandomHex()
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
-def new_request_id() -> str:
-    return f"{WORKER_ID}-{_random_hex.take16()}"
+def incoming(value: bytes) -> str | None:
+    """A client's `X-Request-ID` when it is 8-64 characters of `[A-Za-z0-9._:-]`, else None."""
+    return value.decode("ascii") if _INCOMING.fullmatch(value) else None
 
 
 def worker_of(request_id: str) -> str:

@@ -210,7 +210,7 @@ async def test_experiences_that_are_not_live_are_listed_with_what_that_means(liv
 
 
 async def test_bad_requests_are_4xx(live_shop: Shop) -> None:
-    bad_id = await live_shop.explain({"visitor_id": "short"})
+    bad_id = await live_shop.explain({"visitor_id": "not an id!"})
     assert bad_id.status_code == 422 and error(bad_id)["details"][0]["path"] == "visitor_id"
     unknown = await live_shop.explain({"kx": AVA.kx, "cookie": "x"})
     assert unknown.status_code == 422

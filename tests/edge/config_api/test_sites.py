@@ -9,7 +9,6 @@ import pytest
 
 from edge.app import create_app
 from edge.settings import Settings
-from edge.web import request_ids
 from edge.web.request_ids import worker_of
 from tests.apps import app_client, create_site, make_settings, operator, services_of
 
@@ -170,7 +169,7 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     assert response.headers["x-request-id"] == "abc12345-given"
     generated = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert generated.headers["x-request-id"] != "bad id with spaces"
-    assert worker_of(generated.headers["x-request-id"]) == request_ids.WORKER_ID
+    assert worker_of(generated.headers["x-request-id"]) == services_of(client).request_ids.worker
 
 
 async def test_readyz_reports_the_store(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from edge.events.plan import SkipReason, Visit, current_experiences, plan_visit,
 from edge.events.triggers import Switches, Trigger
 from edge.sites.runtime import SiteRuntime
 from edge.store import SiteRecord
-from edge.storefront.memo import StorefrontMemo
+from edge.storefront.memo import MemoTables, StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
 from targeting import Decision, DecisionStatus, ExperienceType, Reason, SiteDecision, compile_site
 from tests.edge.events.conftest import WITH_EVENTS, WITHOUT_EVENTS
@@ -73,9 +73,10 @@ def runtime(
     conn = (
         None if scopes is None else Connection(site_id="site_1", status=status, account_id="A", scopes=scopes)
     )
+    compiled = compile_site([])
     return SiteRuntime(
-        site=site, compiled=compile_site([]), experiences={}, secret=b"", origins=frozenset(), connection=conn,
-        memo=StorefrontMemo(b"", "site_1"),
+        site=site, compiled=compiled, experiences={}, secret=b"", origins=frozenset(), connection=conn,
+        memo=StorefrontMemo(compiled, b"", "site_1", MemoTables()),
     )  # fmt: skip
 
 

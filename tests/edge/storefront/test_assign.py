@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ import httpx
 import pytest
 
 from edge.app import create_app
+from edge.ops.logs import request_id_var
 from edge.resolver.results import Identified, Pending, Resolution
 from edge.settings import Settings
-from edge.web import request_ids
 from edge.web.request_ids import worker_of
 from klaviyo.types import ConnectionRef
-from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience
+from tests.apps import app_client, connect_directly, create_site, make_settings, put_experience, services_of
 from tests.edge.scripted_resolver import ScriptedResolver
 from tests.targeting.factories import doc, seg
 
@@ -309,6 +310,126 @@ async def test_bad_input_gets_a_json_4xx(
     assert response.headers["access-control-allow-origin"] == SHOP  # the snippet can read the error
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [  # 1,000 levels in 2 KB, under the default body limit: unknown fields (skipped, but still
+        # nested), then where a string is due (refused at the first bracket)
+        (b'{"screen":' + b"[" * 1000 + b"]" * 1000 + b"}", 400, "json_too_deep"),
+        (b'{"screen":' + b'{"a":' * 1000 + b"1" + b"}" * 1001, 400, "json_too_deep"),
+        (b'{"kx":' + b"[" * 1000 + b"]" * 1000 + b"}", 422, "validation_failed"),
+        (b"[" * 1000 + b"]" * 1000, 422, "validation_failed"),
+    ],
+)
+async def test_json_nested_deeper_than_the_decoder_follows_is_a_4xx_and_logs_no_error(
+    tmp_path: Path,
+    resolver: ScriptedResolver,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    status: int,
+    code: str,
+) -> None:
+    settings = make_settings(tmp_path)
+    assert len(body) < settings.assign_max_body_bytes
+    async with app_client(create_app(settings, resolver=resolver)) as client:
+        site = await create_site(client, settings, origins=[SHOP])
+        with caplog.at_level(logging.WARNING):
+            response = await _assign(client, site, body)
+            shallower = await _assign(client, site, b'{"screen":' + b"[" * 200 + b"]" * 200 + b"}")
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert shallower.status_code == 200  # nesting the decoder can follow is merely ignored
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "&".join(f"f{n}=x" for n in range(30)) + "&site={key}",  # more fields than parse_qsl's default cap
+        "&" * 500 + "site={key}",
+        "utm=a%20b&site={key}&site=pk_other",  # the first one counts
+    ],
+)
+async def test_any_number_of_query_fields_finds_the_site(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], query: str
+) -> None:
+    client, site = shop
+    response = await client.post("/v1/assign?" + query.format(key=site["public_key"]), content=b"{}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("&" * 3000 + "site=pk", 400, "query_too_long"),
+        ("f=" + "x" * 3000, 400, "query_too_long"),
+        ("site=&other=1", 400, "missing_site"),
+        ("site=%ff%fe%00", 404, "site_not_found"),
+        ("site=" + "k" * 200, 404, "site_not_found"),
+    ],
+)
+async def test_a_query_that_names_no_site_of_ours_is_a_4xx(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], query: str, status: int, code: str
+) -> None:
+    client, _ = shop
+    response = await client.post("/v1/assign?" + query, content=b"{}")
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "visitor_id", ["12345678", "cust-4242", "7012345678901", "a", "u.s:e_r-1", "x" * 128]
+)
+async def test_a_merchants_own_visitor_id_is_kept(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], visitor_id: str
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"visitor_id": visitor_id})
+    assert response.json()["visitor_id"] == visitor_id
+    assert response.json()["warnings"] == []
+
+
+@pytest.mark.parametrize("visitor_id", ["", "x" * 129, "has space", 'quote"', "ünï", "nul\u0000"])
+async def test_a_visitor_id_outside_the_charset_or_length_is_replaced(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], visitor_id: str
+) -> None:
+    client, site = shop
+    response = await _assign(client, site, {"visitor_id": visitor_id})
+    assert response.json()["visitor_id"] != visitor_id
+    assert len(response.json()["visitor_id"]) == 22  # a new visitor's 128 random bits
+    assert response.json()["warnings"] == ["visitor_id_replaced"]
+
+
+async def test_an_incoming_request_id_is_honoured_and_a_bad_one_replaced(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    client, site = shop
+    given = await _assign(client, site, {}, **{"x-request-id": "edge-trace-0001"})
+    assert given.headers["x-request-id"] == "edge-trace-0001"
+    for bad in ("short", "x" * 65, "with space here"):
+        replaced = await _assign(client, site, {}, **{"x-request-id": bad})
+        assert worker_of(replaced.headers["x-request-id"]) == services_of(client).request_ids.worker
+
+
+async def test_log_lines_of_an_assignment_carry_its_request_id(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, site = shop
+    seen: list[str | None] = []
+
+    class Noisy:
+        def observed(self, *args: object) -> None:
+            seen.append(request_id_var.get())
+            raise RuntimeError("an observer bug")
+
+    services_of(client).assign_observers.append(Noisy())
+    with caplog.at_level(logging.ERROR, logger="kx_edge.assign"):
+        response = await _assign(client, site, {}, **{"x-request-id": "trace-observer-1"})
+    assert response.status_code == 200  # an observer's failure never fails the visitor
+    assert seen == ["trace-observer-1"]
+    assert [r.message for r in caplog.records] == ["an assignment observer failed"]
+    assert request_id_var.get() is None  # reset after the request
+
+
 async def test_unknown_or_missing_site_and_wrong_method(
     shop: tuple[httpx.AsyncClient, dict[str, Any]],
 ) -> None:
@@ -345,9 +466,10 @@ async def test_an_unexpected_failure_is_a_json_500_with_a_request_id(settings: S
         await put_experience(client, site["id"], FREE_SHIPPING)
         await connect_directly(client, site["id"])
         response = await _assign(client, site, {"kx": VIP_KX})
+        worker = services_of(client).request_ids.worker
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
-    assert worker_of(response.headers["x-request-id"]) == request_ids.WORKER_ID
+    assert worker_of(response.headers["x-request-id"]) == worker
 
 
 async def test_a_returning_visitor_keeps_the_same_token_while_nothing_changes(
