@@ -202,7 +202,11 @@ def _connect_through_oauth(client: asgi.ASGIClient, site_id: str, auth: dict[str
     """The merchant's browser: connect -> the sandbox's consent (auto-approved) -> our callback."""
     started = client.post(f"/v1/sites/{site_id}/klaviyo/connect", headers=auth)
     assert started.status_code == 200, started.text
-    consent = httpx.get(started.json()["authorize_url"], follow_redirects=False)
+    # An API connect answers a one-time link on our origin: opening it binds this browser.
+    link = urlsplit(started.json()["authorize_url"])
+    bound = client.post(f"{link.path}?{link.query}", allow_redirects=False)
+    assert bound.status_code in (302, 303), bound.text
+    consent = httpx.get(bound.headers["location"], follow_redirects=False)
     assert consent.status_code in (302, 303), consent.text
     callback = urlsplit(consent.headers["location"])
     finished = client.get(f"{callback.path}?{callback.query}", allow_redirects=False)
