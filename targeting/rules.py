@@ -150,7 +150,8 @@ class RuleParser:
             isinstance(attribute, Attribute) and isinstance(operator, str) and operator in attribute.valueless
         )
         for k in _CONDITION_KEYS:
-            if k not in data and not (k == "value" and valueless):
+            # Whether `value` is required depends on the attribute: without one, it is not judged.
+            if k not in data and not (k == "value" and (valueless or not isinstance(attribute, Attribute))):
                 self._problem(f"{path}.{k}", "required")
                 ok = False
         if not isinstance(attribute, Attribute):
