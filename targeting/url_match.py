@@ -42,7 +42,7 @@ MAX_REGEX: Final = 256
 RE2_MAX_MEM: Final = 1 << 20
 URL_OPERATORS: Final = frozenset({"equals", "contains", "starts_with", "matches"})
 _SCHEME_HOST: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(.*)", re.DOTALL)
-_WHOLE_URL: Final = re.compile(r"https?://[^/?#]+(/.*)?", re.DOTALL)
+_WHOLE_URL: Final = re.compile(r"https?://[^/?#]+(/.*)?", re.DOTALL | re.IGNORECASE)
 _GLOB_WILDCARDS: Final = re.compile(r"(\*+|\?)")
 
 Matcher = Callable[[str], bool]
