@@ -15,7 +15,9 @@ Tests sharing an `exclusion_group` split the group's hash space like GrowthBook 
 
 The given test is decided as usual; every other test of the group gives the control (reason
 `exclusion_group`). decide.py says what sticks. Ranges change when a test of the group starts
-or ends, which is why an entered visitor is kept by their sticky entry rather than by `n`.
+or ends, which is why an entered visitor is kept by their sticky entry rather than by `n`. A
+test's own sticky entry is honoured before the group is looked at, so a visitor who entered two
+tests before they were put in one group keeps both; from then on no one enters a second one.
 """
 
 from __future__ import annotations

@@ -161,7 +161,8 @@ class RuleParser:
         known_operator = isinstance(operator, str) and operator in attribute.operators
         if "operator" in data and not known_operator:
             allowed = ", ".join(sorted(attribute.operators))
-            self._problem(f"{path}.operator", f"must be one of {allowed}")
+            shown = f"{operator!r} is not an operator of {attribute.name}: " if _short_text(operator) else ""
+            self._problem(f"{path}.operator", f"{shown}must be one of {allowed}")
             ok = False
         if valueless:
             if "value" in data:
@@ -179,6 +180,10 @@ class RuleParser:
         if not ok or not isinstance(operator, str) or not isinstance(value, str):
             return None
         return Condition(attribute.name, operator, value)
+
+
+def _short_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 64
 
 
 def rule_to_dict(node: RuleNode) -> dict[str, object]:

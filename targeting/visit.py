@@ -17,8 +17,9 @@ dropped (unknown), never cut, and an unknown value matches no condition, `not_eq
 - `utm`: the session's UTMs (`utm_source` ... `utm_term`); when it holds none, the page URL's
   `utm_*` parameters are used. UTM values are trimmed and case-folded (`Email` == `email`);
   empty values, values over `MAX_UTM_VALUE` characters or holding control characters are dropped.
-- `cookies`: first-party cookies by name; at most `MAX_COOKIES`, names of the cookie-name token
-  charset up to 64 characters, values up to `MAX_COOKIE_VALUE` characters, compared exactly.
+- `cookies`: first-party cookies by name; at most `MAX_COOKIES` kept (of the first
+  4 x `MAX_COOKIES` given), names of the cookie-name token charset up to 64 characters, values
+  up to `MAX_COOKIE_VALUE` characters, compared exactly.
 - `device`: mobile, tablet or desktop; `visitor`: new or returning (returning: the visitor id
   predates this session); `country`: ISO 3166-1 alpha-2 (any case; `XX`, Cloudflare's
   "unknown", is unknown).
@@ -89,9 +90,9 @@ def _cookies(cookies: object) -> Mapping[str, str]:
     if not isinstance(cookies, Mapping):
         return NO_PARAMS
     kept: dict[str, str] = {}
-    for name, value in cookies.items():
-        if len(kept) == MAX_COOKIES:
-            break
+    for seen, (name, value) in enumerate(cookies.items()):
+        if len(kept) == MAX_COOKIES or seen == 4 * MAX_COOKIES:
+            break  # the snippet sends only the cookies experiences name: the rest is noise
         if (
             isinstance(name, str)
             and COOKIE_NAME.fullmatch(name)
@@ -184,6 +185,23 @@ class Visit(msgspec.Struct, frozen=True, gc=False):
             cookies=_cookies(cookies),
             channel=channel,
             traffic_source=TRAFFIC_SOURCE_OF[channel] if channel is not None else None,
+        )
+
+    def key(self, needs: VisitNeeds) -> tuple[object, ...]:
+        """What conditions with these `needs` can read of this visit, as a hashable value: on a
+        site whose `visit_needs` is `needs`, two visits with the same key decide alike, so an
+        answer can be remembered by it (what the site does not read is left out)."""
+        utm = (self.utm_source, self.utm_medium, self.utm_campaign, self.utm_content, self.utm_term)
+        return (
+            self.url.whole if needs.url and self.url else None,
+            self.landing_url.whole if needs.landing_url and self.landing_url else None,
+            utm if needs.utm else None,
+            self.traffic_source if needs.referrer else None,
+            self.device if needs.device else None,
+            self.visitor if needs.visitor else None,
+            self.country if needs.country else None,
+            tuple(self.query.get(name) for name in sorted(needs.query_params)),
+            tuple(self.cookies.get(name) for name in sorted(needs.cookies)),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,9 +24,10 @@ pending identity cannot hold them up. An absent or unknown visit value matches n
                                                                  compared upper-case
     cookie:NAME          equals exists                           exact
 
-`exists` takes no value: `{"attribute": "cookie:consent", "operator": "exists"}`. Text values
-are 1-`MAX_TEXT_VALUE` characters. NAME is 1-64 characters: for query parameters from
-A-Z a-z 0-9 and `_ . - ~ [ ]`; for cookies, RFC 6265's cookie-name token.
+`exists` takes no value: `{"attribute": "cookie:consent", "operator": "exists"}`. UTM and
+query parameter values are 1-`MAX_TEXT_VALUE` characters without control characters, cookie
+values 1-`MAX_COOKIE_VALUE`. NAME is 1-64 characters: for query parameters from A-Z a-z 0-9 and
+`_ . - ~ [ ]`; for cookies, RFC 6265's cookie-name token.
 """
 
 from __future__ import annotations

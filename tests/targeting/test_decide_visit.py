@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from targeting import (
     PENDING,
     UNIDENTIFIED,
@@ -95,3 +97,43 @@ def test_explain_decides_what_decide_decides_with_a_visit() -> None:
                     tuple(t.decision for t in traces)
                     == decide(compiled, visitor, identity, {}, visit=visit).decisions
                 )
+
+
+def test_visits_with_the_same_key_decide_alike() -> None:
+    compiled = site(
+        VIP_SUMMER,
+        doc(
+            "p",
+            type="personalization",
+            rules={"all": [cond("device", "equals", "mobile"), cond("query_param:ref", "exists")]},
+        ),
+        doc(
+            "t",
+            rules={
+                "any": [
+                    cond("traffic_source", "equals", "organic_search"),
+                    cond("cookie:beta", "equals", "1"),
+                ]
+            },
+        ),
+    )
+    needs = compiled.visit_needs
+    rng = random.Random(3)
+    by_key: dict[tuple[object, ...], object] = {}
+    for _ in range(600):
+        visit = Visit.from_request_fields(
+            url="https://shop.example/"
+            + rng.choice(["", "a", "b"])
+            + rng.choice(["", "?ref=x", "?utm_campaign=summer-sale"]),
+            referrer=rng.choice(["", "https://www.google.com/", "https://blog.example/"]),
+            cookies=rng.choice([{}, {"beta": "1"}, {"beta": "0", "other": "x"}]),
+            device=rng.choice(["mobile", "desktop"]),
+            visitor=rng.choice(["new", "returning"]),  # read by no condition of this site
+            country=rng.choice(["US", "FR"]),  # nor this
+        )
+        decisions = decide(compiled, "visitor-1", VIP, {}, visit=visit).decisions
+        assert by_key.setdefault(visit.key(needs), decisions) == decisions
+    assert 1 < len(by_key) < 600
+    one = Visit.from_request_fields(url="https://shop.example/a", visitor="new", country="US")
+    other = Visit.from_request_fields(url="https://shop.example/a", visitor="returning", country="FR")
+    assert one.key(needs) == other.key(needs) and hash(one.key(needs)) == hash(other.key(needs))

@@ -111,6 +111,8 @@ def test_cookies_are_kept_within_bounds() -> None:
     many = {f"c{i}": "v" for i in range(MAX_COOKIES + 5)}
     assert len(Visit.from_request_fields(cookies=many).cookies) == MAX_COOKIES
     assert Visit.from_request_fields(cookies="consent=yes").cookies == {}  # type: ignore[arg-type]
+    noise = {**{f"bad name {i}": "x" for i in range(4 * MAX_COOKIES)}, "consent": "yes"}
+    assert Visit.from_request_fields(cookies=noise).cookies == {}  # only so many are looked at
 
 
 @pytest.mark.parametrize(
