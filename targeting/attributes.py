@@ -1,9 +1,9 @@
 """The registry of condition attributes: how each one is validated and compiled.
 
 A condition is `{"attribute": A, "operator": O, "value": V}`. Everything specific to `A` lives in
-its `Attribute` entry, so adding URL, UTM, device, country or new-vs-returning conditions is one
-new entry here (reading `VisitorContext.attributes`), never a change to the evaluator core in
-`rules.py`.
+its registry entry (registry.py), never in the evaluator core in `rules.py`: `klaviyo_segment`
+here, the visit's attributes (url, landing_url, UTMs, query_param:NAME, traffic_source, device,
+visitor, country, cookie:NAME) in visit_attributes.py. `ATTRIBUTES` holds them all.
 
 `klaviyo_segment` semantics:
 
@@ -17,34 +17,18 @@ new entry here (reading `VisitorContext.attributes`), never a change to the eval
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Final
 
-import msgspec
-
 from targeting.identity import IdentityKind, Predicate, Truth, VisitorContext
+from targeting.registry import Attribute, AttributeFamily, Registry
+from targeting.visit_attributes import VISIT_ATTRIBUTES
+
+__all__ = ["ATTRIBUTES", "KLAVIYO_SEGMENT", "SAFE_ID", "Attribute", "AttributeFamily", "Registry"]
 
 SAFE_ID: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 KLAVIYO_SEGMENT: Final = "klaviyo_segment"
-
-
-class Attribute(msgspec.Struct, frozen=True):
-    """One attribute conditions can test.
-
-    `check_value` returns a problem message for a bad value (or None); `compile` turns a valid
-    (operator, value) pair into a predicate; `needs_identity` says whether the visitor's Klaviyo
-    identity must be resolved to evaluate it. `compile_group`, optional, turns several sibling
-    conditions of this attribute under one `all` (first argument True) or `any` node into a single
-    predicate with the same three-valued result, e.g. one frozenset comparison.
-    """
-
-    name: str
-    operators: frozenset[str]
-    needs_identity: bool
-    check_value: Callable[[object], str | None]
-    compile: Callable[[str, str], Predicate]
-    compile_group: Callable[[bool, Sequence[tuple[str, str]]], Predicate] | None = None
 
 
 def _check_segment_id(value: object) -> str | None:
@@ -104,15 +88,21 @@ def _compile_segment_group(all_of: bool, conditions: Sequence[tuple[str, str]]) 
     return in_any
 
 
-ATTRIBUTES: Final[Mapping[str, Attribute]] = MappingProxyType(
+SEGMENT: Final = Attribute(
+    name=KLAVIYO_SEGMENT,
+    operators=frozenset({"equals", "not_equals"}),
+    needs_identity=True,
+    check_value=_check_segment_id,
+    compile=_compile_segment,
+    compile_group=_compile_segment_group,
+)
+
+ATTRIBUTES: Final[Registry] = MappingProxyType(
     {
-        KLAVIYO_SEGMENT: Attribute(
-            name=KLAVIYO_SEGMENT,
-            operators=frozenset({"equals", "not_equals"}),
-            needs_identity=True,
-            check_value=_check_segment_id,
-            compile=_compile_segment,
-            compile_group=_compile_segment_group,
-        ),
+        KLAVIYO_SEGMENT: SEGMENT,
+        **{
+            entry.key if isinstance(entry, AttributeFamily) else entry.name: entry
+            for entry in VISIT_ATTRIBUTES
+        },
     }
 )

@@ -18,6 +18,21 @@ For each live experience (see docs/DESIGN.md "The decision" and `decision.py` fo
 4. Personalization: rules true -> hash over the non-control variations; in a range: entered,
    outside: the holdout sees the control (`holdout`). Rules false -> control; unknown -> control
    with status `pending` (reason `pending`). Nothing sticks.
+5. Exclusion group (tests with an `exclusion_group`, exclusion.py): after the test's own sticky
+   entry (1) and before its targeting (2, 3), the visitor is given one test of the group: the
+   one their token says they entered, else the live one whose range holds the group hash. That
+   test is decided as above; each other test of the group gives the control at once, reason
+   `exclusion_group`, and that sticks as `excluded`.
+
+What sticks in a group, and why. The entered visitor sticks to the given test as in any test,
+and that entry keeps them out of the group's other tests for as long as the test is live or
+paused, even when ranges move because a test of the group starts or ends. The exclusion sticks
+too, like a default control: the visitor has seen that test's page in its control state, so
+letting them in later (when ranges move) would change the page under their eyes and count in
+that test someone already exposed to another test of the group. A visitor who entered nothing
+(rules false, outside traffic, deferred) holds no entered entry, so when ranges move the hash
+may give them another test; they enter at most that one, and never one that excluded them.
+Visit conditions (url, utm, device, ...) are evaluated like segment conditions, from `visit`.
 
 The hash is computed only for visitors whose rules match, and every outcome is prebuilt
 (outcomes.py), so the fast path allocates little. `decide` is pure: same inputs, same
@@ -34,10 +49,12 @@ import msgspec
 from targeting.bucketing import Units, code_units, hash_from_state
 from targeting.compiled import CARRIED_FORWARD, CompiledExperience, CompiledSite
 from targeting.decision import Reason, SiteDecision
+from targeting.exclusion import GroupOwner, group_owner
 from targeting.identity import Identity, IdentityKind, VisitorContext
 from targeting.model import AudienceAction, Variation
 from targeting.outcomes import Outcome
 from targeting.sticky import StickyEntry, StickyOutcome
+from targeting.visit import EMPTY_VISIT, Visit
 
 
 class StickyVerdict(StrEnum):
@@ -56,7 +73,7 @@ class DeferCause(StrEnum):
 class Notes:
     """What the decision path took, filled in only for `explain` (None on the fast path)."""
 
-    __slots__ = ("audience", "defer_cause", "n", "sticky", "variation")
+    __slots__ = ("audience", "defer_cause", "excluded", "n", "sticky", "variation")
 
     def __init__(self) -> None:
         self.sticky = StickyVerdict.NONE
@@ -64,6 +81,7 @@ class Notes:
         self.defer_cause: DeferCause | None = None
         self.n: float | None = None
         self.variation: Variation | None = None
+        self.excluded = False  # decided by the exclusion group
 
 
 def _bucket(cx: CompiledExperience, units: Units, notes: Notes | None) -> Variation | None:
@@ -151,12 +169,18 @@ def decide_experience(
     units: Units,
     entry: StickyEntry | None,
     notes: Notes | None = None,
+    owner: GroupOwner | None = None,
 ) -> Outcome:
-    """Decide one live experience; `units` are the visitor id's code units (bucketing.py)."""
+    """Decide one live experience; `units` are the visitor id's code units (bucketing.py) and
+    `owner` the test of its exclusion group the visitor is given (exclusion.py), if it has one."""
     if entry is not None:
         honoured = _sticky(cx, entry, notes)
         if honoured is not None:
             return honoured
+    if owner is not None and owner.experience_id != cx.id:
+        if notes is not None:
+            notes.excluded = True
+        return cx.outcomes.exclusion_group
     outcome = _advanced(cx, ctx, units, notes) if cx.advanced else _custom(cx, ctx, units, notes)
     if entry is not None and cx.is_test and outcome[0].reason is not Reason.DEFERRED:
         # Only a removed variation gets here with an entry: the fresh decision says so.
@@ -165,8 +189,24 @@ def decide_experience(
     return outcome
 
 
-def visitor_context(identity: Identity, attributes: Mapping[str, str] | None) -> VisitorContext:
-    return VisitorContext(identity, attributes) if attributes else VisitorContext(identity)
+class GroupOwners:
+    """The test of each exclusion group a visitor is given, computed once per group per visit."""
+
+    __slots__ = ("_owners", "_sticky", "_units")
+
+    def __init__(self, units: Units, sticky: Mapping[str, StickyEntry]) -> None:
+        self._units = units
+        self._sticky = sticky
+        self._owners: dict[str, GroupOwner] = {}
+
+    def of(self, cx: CompiledExperience) -> GroupOwner | None:
+        group = cx.group
+        if group is None:
+            return None
+        owner = self._owners.get(group.name)
+        if owner is None:
+            owner = self._owners[group.name] = group_owner(group, self._units, self._sticky)
+        return owner
 
 
 def decide(
@@ -175,21 +215,26 @@ def decide(
     identity: Identity,
     sticky: Mapping[str, StickyEntry],
     *,
-    attributes: Mapping[str, str] | None = None,
+    visit: Visit = EMPTY_VISIT,
 ) -> SiteDecision:
-    """Decide every live experience of `site` for one visitor.
+    """Decide every live experience of `site` for one visitor on one visit.
 
     `sticky` is what the visitor's token carried (`decode_sticky`); the result's `sticky` is what
     the next token should carry: new and honoured test entries, plus entries of paused or draft
     experiences carried forward unchanged. Entries of ended or unknown experiences are dropped.
-    `attributes` are request attributes for future condition types (url, utm, device, ...).
+    `visit` is the request's `Visit.from_request_fields(...)`, built once by the edge (the empty
+    visit knows nothing, so no visit condition matches it).
     """
-    ctx = visitor_context(identity, attributes)
+    ctx = VisitorContext(identity, visit)
     units = code_units(visitor_id)
+    owners = GroupOwners(units, sticky) if site.groups else None
     decisions = []
     carried: dict[str, StickyEntry] = {}
     for cx in site.experiences:
-        decision, entry = decide_experience(cx, ctx, units, sticky.get(cx.id) if sticky else None)
+        owner = owners.of(cx) if owners is not None else None
+        decision, entry = decide_experience(
+            cx, ctx, units, sticky.get(cx.id) if sticky else None, None, owner
+        )
         decisions.append(decision)
         if entry is not None:
             carried[cx.id] = entry

@@ -49,6 +49,7 @@ class Reason(StrEnum):
     EXCLUDED = "excluded"  # an `exclude` audience matched: control, never enters
     DEFERRED = "deferred"  # advanced: defer action, no audience matched, or pending
     STICKY_VARIATION_REMOVED = "sticky_variation_removed"  # sticky variation gone: afresh
+    EXCLUSION_GROUP = "exclusion_group"  # the visitor was given another test of its exclusion group
 
 
 class Decision(msgspec.Struct, frozen=True, gc=False):

@@ -8,17 +8,19 @@ The edge resolves the Klaviyo exchange id to one of three identities:
 - `pending`: the answer is not known yet (resolution still running, or Klaviyo failing).
 
 Rules are three-valued (`Truth`): `True`, `False`, or `None` for "unknown", which is what a
-segment condition gives while the identity is pending.
+segment condition gives while the identity is pending. Visit conditions (url, utm, device, ...)
+read only the `Visit`, so they are never unknown, whatever the identity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Final, TypeAlias
 
 import msgspec
+
+from targeting.visit import EMPTY_VISIT, Visit
 
 
 class IdentityKind(StrEnum):
@@ -44,17 +46,15 @@ class Identity(msgspec.Struct, frozen=True, gc=False):
 UNIDENTIFIED: Final = Identity(IdentityKind.UNIDENTIFIED)
 PENDING: Final = Identity(IdentityKind.PENDING)
 
-NO_ATTRIBUTES: Final[Mapping[str, str]] = MappingProxyType({})
-
 # True / False / None (unknown): Kleene's three-valued logic.
 Truth: TypeAlias = bool | None
 
 
 class VisitorContext(msgspec.Struct, frozen=True, gc=False):
-    """What a rule may look at: the identity and request attributes (url, utm, device, ...)."""
+    """What a rule may look at: the visitor's identity and the visit (url, utm, device, ...)."""
 
     identity: Identity
-    attributes: Mapping[str, str] = NO_ATTRIBUTES
+    visit: Visit = EMPTY_VISIT
 
 
 Predicate: TypeAlias = Callable[[VisitorContext], Truth]

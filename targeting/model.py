@@ -2,8 +2,10 @@
 
 An experience is built by `parse_experience` (validation.py), which guarantees the invariants the
 rest of the package relies on: safe ids, at least two variations with unique ids, exactly one
-control, finite positive weights, `assign` audiences naming an existing variation, and
-personalizations using `custom` targeting (targeting modes are a test concept).
+control, finite positive weights, `assign` audiences naming an existing variation,
+personalizations using `custom` targeting (targeting modes are a test concept), and only tests
+in an exclusion group (`exclusion_group`, with its share `exclusion_weight` > 0, see
+exclusion.py).
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Experience(msgspec.Struct, frozen=True):
     traffic_percent: float = 100
     seed: str | None = None
     version: int | None = None
+    exclusion_group: str | None = None
+    exclusion_weight: float = 1
 
     @property
     def bucketing_seed(self) -> str:
@@ -141,4 +145,7 @@ class Experience(msgspec.Struct, frozen=True):
             data["seed"] = self.seed
         if self.version is not None:
             data["version"] = self.version
+        if self.exclusion_group is not None:
+            data["exclusion_group"] = self.exclusion_group
+            data["exclusion_weight"] = self.exclusion_weight
         return data

@@ -17,6 +17,7 @@ whole mapping, for tests (T) and personalizations (P):
     rules unknown, identity pending     control  no       pending            T      T: default control
                                                   (P: status `pending`, every other row `decided`)
     advanced `exclude` (T)              control  no       excluded           yes    excluded
+    another test of its group given (T) control  no       exclusion_group    yes    excluded
     advanced defer / no match / pending none     no       deferred           no     -
 """
 
@@ -49,6 +50,7 @@ class Outcomes:
     pending: Outcome
     excluded: Outcome
     deferred: Outcome
+    exclusion_group: Outcome
 
 
 def build_outcomes(experience: Experience) -> Outcomes:
@@ -91,4 +93,5 @@ def build_outcomes(experience: Experience) -> Outcomes:
         pending=(make(Reason.PENDING, control, False, test, pending_status), default),
         excluded=(make(Reason.EXCLUDED, control, False, True), EXCLUDED),
         deferred=(make(Reason.DEFERRED, None, False, False), None),
+        exclusion_group=(make(Reason.EXCLUSION_GROUP, control, False, True), EXCLUDED),
     )

@@ -1,7 +1,8 @@
 """Rule trees: their model, parsing with paths, a compiled fast evaluator, and a tracing one.
 
 A tree is `{"all": [...]}`, `{"any": [...]}` or a condition (see `attributes.py`). A missing
-tree, `{}` and `{"all": []}` match everyone; `{"any": []}` matches no one.
+tree, `{}` and `{"all": []}` match everyone; `{"any": []}` matches no one. A condition whose
+operator takes no value (`exists`) has no `value` key; it is kept as `value` "".
 
 Evaluation is three-valued (Kleene): `all` is false if any child is false, else unknown if any
 child is unknown, else true; `any` is true if any child is true, else unknown if any child is
@@ -22,9 +23,10 @@ from typing import Final, TypeAlias
 
 import msgspec
 
-from targeting.attributes import ATTRIBUTES, Attribute
+from targeting.attributes import ATTRIBUTES
 from targeting.errors import Problem
 from targeting.identity import Predicate, Truth, VisitorContext
+from targeting.registry import Attribute, Registry, lookup, resolve
 
 MAX_DEPTH: Final = 16
 MAX_CONDITIONS: Final = 100
@@ -35,7 +37,7 @@ _CONDITION_KEYS: Final = ("attribute", "operator", "value")
 class Condition(msgspec.Struct, frozen=True):
     attribute: str
     operator: str
-    value: str
+    value: str  # "" for an operator that takes no value
 
 
 class AllOf(msgspec.Struct, frozen=True):
@@ -84,7 +86,7 @@ class _Budget:
 class RuleParser:
     """Parses the rule trees of one experience, appending every problem to `problems`."""
 
-    def __init__(self, problems: list[Problem], attributes: Mapping[str, Attribute] = ATTRIBUTES) -> None:
+    def __init__(self, problems: list[Problem], attributes: Registry = ATTRIBUTES) -> None:
         self._problems = problems
         self._attributes = attributes
         self._budget = _Budget()
@@ -142,35 +144,53 @@ class RuleParser:
         if budget.conditions > MAX_CONDITIONS and not budget.reported:
             budget.reported = True
             self._problem(path, f"too many conditions (at most {MAX_CONDITIONS} per experience)")
+        name, operator, value = data.get("attribute"), data.get("operator"), data.get("value")
+        attribute = resolve(self._attributes, name) if isinstance(name, str) else None
+        valueless = (
+            isinstance(attribute, Attribute) and isinstance(operator, str) and operator in attribute.valueless
+        )
         for k in _CONDITION_KEYS:
-            if k not in data:
+            # Whether `value` is required depends on the attribute: without one, it is not judged.
+            if k not in data and not (k == "value" and (valueless or not isinstance(attribute, Attribute))):
                 self._problem(f"{path}.{k}", "required")
                 ok = False
-        name, operator, value = data.get("attribute"), data.get("operator"), data.get("value")
-        attribute = self._attributes.get(name) if isinstance(name, str) else None
-        if attribute is None:
+        if not isinstance(attribute, Attribute):
             if "attribute" in data:
-                known = ", ".join(sorted(self._attributes))
-                shown = f" {name!r}" if isinstance(name, str) and len(name) <= 64 else ""
-                self._problem(f"{path}.attribute", f"unknown attribute{shown} (known: {known})")
+                self._problem(f"{path}.attribute", attribute or "must be an attribute name (a string)")
             return None
-        if "operator" in data and (not isinstance(operator, str) or operator not in attribute.operators):
+        known_operator = isinstance(operator, str) and operator in attribute.operators
+        if "operator" in data and not known_operator:
             allowed = ", ".join(sorted(attribute.operators))
-            self._problem(f"{path}.operator", f"must be one of {allowed}")
+            shown = f"{operator!r} is not an operator of {attribute.name}: " if _short_text(operator) else ""
+            self._problem(f"{path}.operator", f"{shown}must be one of {allowed}")
             ok = False
-        message = attribute.check_value(value) if "value" in data else None
-        if message is not None:
-            self._problem(f"{path}.value", message)
-            ok = False
+        if valueless:
+            if "value" in data:
+                self._problem(f"{path}.value", f"{operator} takes no value: leave value out")
+                ok = False
+            value = ""
+        elif "value" in data:
+            message = attribute.check_value(value)
+            if message is None and known_operator and attribute.check_condition is not None:
+                assert isinstance(operator, str)
+                message = attribute.check_condition(operator, value)
+            if message is not None:
+                self._problem(f"{path}.value", message)
+                ok = False
         if not ok or not isinstance(operator, str) or not isinstance(value, str):
             return None
         return Condition(attribute.name, operator, value)
 
 
+def _short_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 64
+
+
 def rule_to_dict(node: RuleNode) -> dict[str, object]:
     """The canonical JSON form (`{}` and a missing tree are written `{"all": []}`)."""
     if isinstance(node, Condition):
-        return {"attribute": node.attribute, "operator": node.operator, "value": node.value}
+        written: dict[str, object] = {"attribute": node.attribute, "operator": node.operator}
+        return {**written, "value": node.value} if node.value else written
     key = "all" if isinstance(node, AllOf) else "any"
     return {key: [rule_to_dict(child) for child in node.children]}
 
@@ -228,24 +248,24 @@ def _flatten(node: AllOf | AnyOf) -> Iterator[RuleNode]:
             yield child
 
 
-def compile_rule(node: RuleNode, attributes: Mapping[str, Attribute] = ATTRIBUTES) -> Predicate:
+def compile_rule(node: RuleNode, attributes: Registry = ATTRIBUTES) -> Predicate:
     """Compile a (validated) tree into one predicate over a `VisitorContext`.
 
     Nested groups of the same kind are flattened; sibling conditions of an attribute that offers
     `compile_group` become one predicate (placed first: they are the cheapest).
     """
     if isinstance(node, Condition):
-        return attributes[node.attribute].compile(node.operator, node.value)
+        return lookup(attributes, node.attribute).compile(node.operator, node.value)
     all_of = isinstance(node, AllOf)
     grouped: dict[str, list[tuple[str, str]]] = {}
     predicates: list[Predicate] = []
     for child in _flatten(node):
-        if isinstance(child, Condition) and attributes[child.attribute].compile_group is not None:
+        if isinstance(child, Condition) and lookup(attributes, child.attribute).compile_group is not None:
             grouped.setdefault(child.attribute, []).append((child.operator, child.value))
         else:
             predicates.append(compile_rule(child, attributes))
     for name, conditions in reversed(grouped.items()):
-        attribute = attributes[name]
+        attribute = lookup(attributes, name)
         if len(conditions) == 1:
             predicates.insert(0, attribute.compile(*conditions[0]))
         else:
@@ -262,14 +282,14 @@ def trace_rule(
     node: RuleNode,
     ctx: VisitorContext,
     path: str,
-    attributes: Mapping[str, Attribute] = ATTRIBUTES,
+    attributes: Registry = ATTRIBUTES,
 ) -> tuple[Truth, tuple[ConditionResult, ...]]:
     """Evaluate every condition (no short-circuit) and report each with its path."""
     results: list[ConditionResult] = []
 
     def walk(node: RuleNode, path: str) -> Truth:
         if isinstance(node, Condition):
-            truth = attributes[node.attribute].compile(node.operator, node.value)(ctx)
+            truth = lookup(attributes, node.attribute).compile(node.operator, node.value)(ctx)
             results.append(
                 ConditionResult(path, node.attribute, node.operator, node.value, TruthValue.of(truth))
             )

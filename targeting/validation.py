@@ -4,7 +4,7 @@ Problems carry dotted paths into the document (`variations[2].weight`,
 `targeting.audiences[1].variation_id`, `targeting.rules.any[0].value`) so the configuration API
 can answer a 422 with them as is. Unknown fields are problems too. Defaults: `status` draft,
 `traffic_percent` 100, `seed` the experience id, `is_control` false, a missing `rules` matches
-everyone. Sizes are bounded (variations, audiences, rule depth, nodes and conditions, problems)
+everyone, `exclusion_weight` 1 (only with an `exclusion_group`, and only tests have one). Sizes are bounded (variations, audiences, rule depth, nodes and conditions, problems)
 so a hostile document costs little.
 """
 
@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from targeting.attributes import ATTRIBUTES, SAFE_ID, Attribute
+from targeting.attributes import ATTRIBUTES, SAFE_ID, Registry
 from targeting.errors import Problem, ValidationError
 from targeting.model import (
     AdvancedTargeting,
@@ -38,7 +38,7 @@ MAX_WEIGHT: Final = 1_000_000
 _ID_RULE: Final = "must be 1-64 characters from A-Z a-z 0-9 _ . : -"
 _FIELDS: Final = (
     *("id", "type", "name", "status", "targeting"),
-    *("traffic_percent", "seed", "variations", "version"),
+    *("traffic_percent", "seed", "variations", "version", "exclusion_group", "exclusion_weight"),
 )
 _VARIATION_FIELDS: Final = ("id", "name", "weight", "is_control")
 
@@ -55,7 +55,7 @@ def _finite(value: object) -> bool:
 
 
 class _Validator:
-    def __init__(self, attributes: Mapping[str, Attribute]) -> None:
+    def __init__(self, attributes: Registry) -> None:
         self.problems: list[Problem] = []
         self.rules = RuleParser(self.problems, attributes)
         self.known_ids: set[str] = set()  # every well-formed variation id, for `assign` checks
@@ -103,12 +103,30 @@ class _Validator:
             isinstance(version, int) and not isinstance(version, bool) and version >= 0
         ):
             self.problem("version", "must be an integer >= 0")
+        group, weight = self.exclusion(data, kind)
         variations = self.variations(data["variations"]) if "variations" in data else None
         targeting = self.targeting(data["targeting"], kind) if "targeting" in data else None
         if self.problems:
             return None
         assert exp_id and kind and name and status and targeting and variations
-        return Experience(exp_id, kind, name, status, targeting, variations, traffic, seed, version)
+        return Experience(
+            exp_id, kind, name, status, targeting, variations, traffic, seed, version, group, weight
+        )
+
+    def exclusion(self, data: Mapping[Any, Any], kind: ExperienceType | None) -> tuple[str | None, Any]:
+        """`exclusion_group` (a safe id, tests only) and `exclusion_weight` (> 0, default 1)."""
+        group = data.get("exclusion_group")
+        weight = data.get("exclusion_weight", 1)
+        if group is not None:
+            group = self.safe_id(group, "exclusion_group")
+            if kind is ExperienceType.PERSONALIZATION:
+                self.problem("exclusion_group", "only tests can be in an exclusion group")
+        if "exclusion_weight" in data:
+            if not (_finite(weight) and 0 < weight <= MAX_WEIGHT):
+                self.problem("exclusion_weight", f"must be a number > 0 and at most {MAX_WEIGHT}")
+            elif data.get("exclusion_group") is None:
+                self.problem("exclusion_weight", "only allowed with an exclusion_group")
+        return group, weight
 
     def enum(self, enum: type[Any], value: object, path: str) -> Any:
         try:
@@ -218,9 +236,7 @@ class _Validator:
         return Audience(rules, action, target)
 
 
-def parse_experience(
-    data: Mapping[str, Any], *, attributes: Mapping[str, Attribute] = ATTRIBUTES
-) -> Experience:
+def parse_experience(data: Mapping[str, Any], *, attributes: Registry = ATTRIBUTES) -> Experience:
     """Validate `data` and build an `Experience`; raise `ValidationError` listing every problem."""
     validator = _Validator(attributes)
     experience = validator.experience(data)

@@ -19,6 +19,7 @@ from targeting import (
     Identity,
     Reason,
     StickyEntry,
+    Visit,
     compile_site,
     decide,
     parse_experience,
@@ -220,18 +221,20 @@ def test_storefront_json_shape() -> None:
     }
 
 
-def test_request_attributes_reach_rules_of_registered_attributes() -> None:
+def test_the_visit_reaches_rules_of_registered_attributes() -> None:
     def compile_device(operator: str, value: str) -> Predicate:
-        return lambda ctx: ctx.attributes.get("device") == value
+        return lambda ctx: ctx.visit.device == value
 
-    device = Attribute("device", frozenset({"equals"}), False, lambda v: None, compile_device)
-    registry = {**ATTRIBUTES, "device": device}
-    rules = {"attribute": "device", "operator": "equals", "value": "mobile"}
+    device = Attribute("form_factor", frozenset({"equals"}), False, lambda v: None, compile_device)
+    registry = {**ATTRIBUTES, "form_factor": device}
+    rules = {"attribute": "form_factor", "operator": "equals", "value": "mobile"}
     compiled = compile_site(
         [parse_experience(doc("hero", rules=rules), attributes=registry)], attributes=registry
     )
-    mobile = decide(compiled, "v", UNIDENTIFIED, {}, attributes={"device": "mobile"}).decisions[0]
-    desktop = decide(compiled, "v", UNIDENTIFIED, {}, attributes={"device": "desktop"}).decisions[0]
+    on_mobile = Visit.from_request_fields(device="mobile")
+    on_desktop = Visit.from_request_fields(device="desktop")
+    mobile = decide(compiled, "v", UNIDENTIFIED, {}, visit=on_mobile).decisions[0]
+    desktop = decide(compiled, "v", UNIDENTIFIED, {}, visit=on_desktop).decisions[0]
     assert (mobile.entered, mobile.reason) == (True, Reason.RULES_MATCHED)
     assert (desktop.entered, desktop.reason) == (False, Reason.RULES_NOT_MATCHED)
     assert compiled.needs_identity is False

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from targeting import (
     ATTRIBUTES,
+    EMPTY_VISIT,
     PENDING,
     UNIDENTIFIED,
     Attribute,
@@ -17,6 +18,7 @@ from targeting import (
     Problem,
     Truth,
     TruthValue,
+    Visit,
     VisitorContext,
 )
 from targeting.rules import RuleNode, RuleParser, compile_rule, rule_to_dict, trace_rule
@@ -34,8 +36,8 @@ def parse(data: Any, attributes: Any = ATTRIBUTES) -> RuleNode:
     return node
 
 
-def evaluate(data: Any, identity: Identity, attributes: dict[str, str] | None = None) -> Truth:
-    ctx = VisitorContext(identity, attributes or {})
+def evaluate(data: Any, identity: Identity, visit: Visit = EMPTY_VISIT) -> Truth:
+    ctx = VisitorContext(identity, visit)
     return compile_rule(parse(data))(ctx)
 
 
@@ -126,14 +128,14 @@ def test_missing_rules_and_empty_object_are_written_as_all_empty() -> None:
 
 
 def _flag_attribute() -> Attribute:
-    """A request attribute (think `url` or `device`): proves new attributes need no core change."""
+    """A visit attribute reading a cookie: proves new attributes need no core change."""
 
     def check(value: object) -> str | None:
         return None if isinstance(value, str) else "must be a string"
 
     def compile_flag(operator: str, value: str) -> Any:
         def flag(ctx: VisitorContext) -> Truth:
-            actual = ctx.attributes.get("flag")
+            actual = ctx.visit.cookies.get("flag")
             return (actual == value) if operator == "equals" else (actual is not None and actual != value)
 
         return flag
@@ -141,11 +143,15 @@ def _flag_attribute() -> Attribute:
     return Attribute("flag", frozenset({"equals", "not_equals"}), False, check, compile_flag)
 
 
+def _flag(value: str) -> Visit:
+    return Visit.from_request_fields(cookies={"flag": value})
+
+
 def test_new_attributes_plug_in_through_the_registry() -> None:
     registry = {**ATTRIBUTES, "flag": _flag_attribute()}
     node = parse({"attribute": "flag", "operator": "equals", "value": "on"}, registry)
-    assert compile_rule(node, registry)(VisitorContext(UNIDENTIFIED, {"flag": "on"})) is True
-    assert compile_rule(node, registry)(VisitorContext(UNIDENTIFIED, {"flag": "off"})) is False
+    assert compile_rule(node, registry)(VisitorContext(UNIDENTIFIED, _flag("on"))) is True
+    assert compile_rule(node, registry)(VisitorContext(UNIDENTIFIED, _flag("off"))) is False
 
 
 def test_any_with_a_true_branch_is_true_while_another_branch_is_unknown() -> None:
@@ -153,7 +159,7 @@ def test_any_with_a_true_branch_is_true_while_another_branch_is_unknown() -> Non
     flag_on = {"attribute": "flag", "operator": "equals", "value": "on"}
     anyof = parse({"any": [seg("vip"), flag_on]}, registry)
     allof = parse({"all": [seg("vip"), flag_on]}, registry)
-    on, off = VisitorContext(PENDING, {"flag": "on"}), VisitorContext(PENDING, {"flag": "off"})
+    on, off = VisitorContext(PENDING, _flag("on")), VisitorContext(PENDING, _flag("off"))
     assert compile_rule(anyof, registry)(on) is True
     assert compile_rule(anyof, registry)(off) is None
     assert compile_rule(allof, registry)(off) is False

@@ -319,10 +319,10 @@ FIELD_PROBLEMS: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None]
     ),
     (
         "unknown attribute",
-        doc(rules={"any": [{"attribute": "country", "operator": "equals", "value": "FR"}]}),
+        doc(rules={"any": [{"attribute": "shoe_size", "operator": "equals", "value": "42"}]}),
         lambda d: None,
         "targeting.rules.any[0].attribute",
-        "unknown attribute 'country'",
+        "unknown attribute 'shoe_size'",
     ),
     (
         "unknown operator",

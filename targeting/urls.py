@@ -1,0 +1,92 @@
+"""Parsing the URLs a visit carries, once, into the parts conditions compare.
+
+A page URL becomes `PageUrl(whole, path, host)`: `whole` is `scheme://host[:port]/path` with the
+scheme and host lower-cased, a default port and any user information dropped, and neither query
+nor fragment; `path` is the path percent-decoded as UTF-8 ("/" when empty). Only http and https
+URLs of at most `MAX_URL_CHARS` characters are pages; anything else is no URL at all (unknown,
+so no URL condition matches it).
+
+Query parameters are decoded like the browser's `URLSearchParams` (`+` is a space); the first
+occurrence of a name wins. At most `MAX_QUERY_PARAMS` parameters are read, names of at most
+`MAX_PARAM_NAME` and values of at most `MAX_PARAM_VALUE` characters; others are dropped whole,
+never cut, so a cut value can never match a condition the full one would not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit
+
+import msgspec
+
+MAX_URL_CHARS: Final = 4096
+MAX_QUERY_PARAMS: Final = 64
+MAX_PARAM_NAME: Final = 64
+MAX_PARAM_VALUE: Final = 1024
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+NO_PARAMS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+class PageUrl(msgspec.Struct, frozen=True, gc=False):
+    whole: str  # scheme://host[:port]/path
+    path: str
+    host: str
+
+
+def _split(text: object) -> SplitResult | None:
+    if not isinstance(text, str) or not 0 < len(text) <= MAX_URL_CHARS:
+        return None
+    try:
+        parts = urlsplit(text.strip())
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        return None
+    return parts
+
+
+def host_of(parts: SplitResult) -> str | None:
+    host = parts.hostname  # lower-cased by urllib
+    if not host:
+        return None
+    host = host.rstrip(".")
+    return f"[{host}]" if ":" in host else host
+
+
+def parse_page_url(text: object) -> tuple[PageUrl, SplitResult] | None:
+    """The page parts of an http(s) URL and its split form (for the query), or None."""
+    parts = _split(text)
+    if parts is None or parts.scheme not in _DEFAULT_PORTS:
+        return None
+    host = host_of(parts)
+    if host is None:
+        return None
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS[parts.scheme] else f"{host}:{port}"
+    path = unquote(parts.path or "/", errors="replace")
+    if not path.startswith("/"):
+        path = "/" + path
+    return PageUrl(f"{parts.scheme}://{netloc}{path}", path, host), parts
+
+
+def referrer_host(text: object) -> str | None:
+    """The lower-case host of a referrer URL of any scheme (android-app:// included), or None."""
+    parts = _split(text)
+    return None if parts is None else host_of(parts)
+
+
+def parse_query(query: str) -> Mapping[str, str]:
+    """The first value of each parameter, within the bounds above."""
+    if not query:
+        return NO_PARAMS
+    params: dict[str, str] = {}
+    for piece in query.split("&", MAX_QUERY_PARAMS)[:MAX_QUERY_PARAMS]:
+        raw_name, _, raw_value = piece.partition("=")
+        if not raw_name or len(raw_name) > 3 * MAX_PARAM_NAME or len(raw_value) > 3 * MAX_PARAM_VALUE:
+            continue
+        name = unquote_plus(raw_name, errors="replace")
+        value = unquote_plus(raw_value, errors="replace")
+        if len(name) <= MAX_PARAM_NAME and len(value) <= MAX_PARAM_VALUE:
+            params.setdefault(name, value)
+    return MappingProxyType(params) if params else NO_PARAMS
