@@ -616,7 +616,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 vip = max((v for v in visitors if v.kx), key=lambda v: len(v.segments))
                 first_script = tmp / "first.lua"
                 first_script.write_text(first_visit_script(target, vip.kx or ""))
+                first_before = httpx.get(public_url + "/__bench/stats", timeout=5).json()["resolver"]
                 first_results.append(measure(SERVERS[0][0], pid, public_url, first_script, args))
+                first_after = httpx.get(public_url + "/__bench/stats", timeout=5).json()["resolver"]
+                first_gc = {
+                    g: first_after.get(f"gc.gen{g}", 0) - first_before.get(f"gc.gen{g}", 0) for g in range(3)
+                }
                 sampled = sample_with_py_spy(pid, public_url, script, args, tmp) if args.py_spy else None
                 spec = {
                     "path": "/v1/assign",
@@ -639,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         valid = report(
             args, results, visitors, in_process, load_at_start, warm_seconds, polls, klaviyo_calls,
-            compared, before, after, time.monotonic() - started, first_results,
+            compared, before, after, time.monotonic() - started, first_results, first_gc,
         )  # fmt: skip
         if sampled is not None:
             print_py_spy(sampled)
@@ -647,12 +652,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(1)
 
 
-def print_first_visits(results: Sequence[RunResult]) -> None:
+def print_first_visits(results: Sequence[RunResult], collections: dict[int, int]) -> None:
     """The first-visit scenario: every request a new visitor (no token, a fresh visitor_id), the
     VIP's `_kx` (cached)."""
     assign, starlette, raw = results
     print()
     print("first visits (every request: no token, a visitor_id never seen before, the VIP's cached _kx):")
+    gcs = ", ".join(f"gen{g} {n:,}" for g, n in sorted(collections.items()))
+    print(f"garbage collections in the assign server during the measured first-visit run: {gcs}")
     print(
         f"{'server':<20} {'req/s':>9} {'p50':>9} {'p99':>9} {'max':>9} {'non-200':>8} {'µs CPU/req':>10} {'load1':>6}"
     )
@@ -684,6 +691,7 @@ def report(
     after: dict[str, int],
     seconds: float,
     first_results: Sequence[RunResult] = (),
+    first_gc: dict[int, int] | None = None,
 ) -> bool:
     """Prints the figures; False when a run is invalid (errors, or a cold cache)."""
     assign, starlette, raw = results
@@ -765,7 +773,7 @@ def report(
         f"load, over {IDLE_SECONDS:.0f} s before its warm-up: its own timers and background tasks)"
     )
     if first_results:
-        print_first_visits(first_results)
+        print_first_visits(first_results, first_gc or {})
     invalid = [f"{r.name} (return visits)" for r in results if not r.valid]
     invalid += [f"{r.name} (first visits)" for r in first_results if not r.valid]
     if invalid:
