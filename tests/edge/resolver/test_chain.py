@@ -5,15 +5,15 @@ test_redis; these pin what each step decides on its own."""
 from __future__ import annotations
 
 import httpx
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 import respx
 
 from edge.resolver.chain import Known, Plan, plan
+from edge.resolver.keys import segments
 from edge.resolver.l1 import Kind, Membership
-from edge.resolver.l2 import L2Entry, L2Store
-from edge.resolver.metrics import ResolverMetrics
-from edge.resolver.redis_guard import RedisGuard
+from edge.resolver.l2 import L2Entry
 from edge.resolver.results import PendingReason, ResolutionPath, Source, WaitedFor
 from klaviyo import Tier
 from tests.edge.resolver.conftest import CONN, FOUR, KX, PROFILE_SEGMENTS, SEGMENT_MEMBERS, MakeResolver, ids
@@ -126,9 +126,9 @@ async def test_the_l2_step_is_skipped_without_redis(make_resolver: MakeResolver)
 async def test_the_l2_step_answers_from_redis_and_fills_l1(
     make_resolver: MakeResolver, redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    resolver = make_resolver(redis=redis_client, prefix=redis_prefix)
-    store = L2Store(RedisGuard(redis_client, ResolverMetrics()), redis_prefix)
-    await store.write(CONN, KX, L2Entry(int(Kind.FULL), ["S2"]), 60)
+    resolver = make_resolver(redis=redis_client, prefix=redis_prefix, redis_timeout_s=2.0)  # a loaded machine
+    key = segments(redis_prefix, CONN.account_id, CONN.generation, KX)
+    await redis_client.set(key, msgspec.json.encode(L2Entry(int(Kind.FULL), ["S2"])), px=60_000)
     chain = resolver.chain(CONN, KX, TWO)
     assert await chain.l2()
     assert chain.out.source is Source.L2 and resolver.metrics.counters["l2_hit"] == 1
