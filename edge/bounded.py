@@ -60,7 +60,11 @@ class BoundedMap(Generic[K, V]):
         return self._data.pop(key, None)
 
     def items(self) -> Iterator[tuple[K, V]]:
+        """A snapshot: the map may change while it is iterated."""
         return iter(list(self._data.items()))
+
+    def values(self) -> Iterator[V]:
+        return iter(list(self._data.values()))
 
     def clear(self) -> None:
         self._data.clear()

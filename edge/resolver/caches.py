@@ -41,6 +41,9 @@ class Caches:
         self._interner = Interner()
         self._filter_refused: dict[str, float] = {}
 
+    def now(self) -> float:
+        return self._clock()
+
     def fill_from_l2(
         self, conn: ConnectionRef, kx: str, entry: L2Entry | None, ttl_s: float | None
     ) -> Membership | None:

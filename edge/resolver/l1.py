@@ -12,7 +12,7 @@ A value answered from the synced membership index carries the index's `stamp`: i
 the index, valid only while the index still answers with that stamp (the resolver checks), so a
 sync that lands replaces it at once instead of 24 h later.
 
-Eviction is oldest-inserted first, in batches so that each batch scans the dict once.
+Eviction is oldest-inserted first, in batches (`edge.bounded.BoundedMap`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import math
 import weakref
 from collections.abc import Callable, Iterable
 from enum import IntEnum
-from itertools import islice
+
+from edge.bounded import BoundedMap
 
 
 class Kind(IntEnum):
@@ -125,10 +126,10 @@ class L1Cache:
     """Bounded `_kx` -> `Membership`; expired and foreign-scope values read as misses."""
 
     def __init__(self, max_entries: int, clock: Callable[[], float]) -> None:
-        self._max = max(1, max_entries)
-        self._batch = max(1, self._max // 1000)
         self._clock = clock
-        self._data: dict[str, Membership] = {}
+        self._data: BoundedMap[str, Membership] = BoundedMap(
+            max(1, max_entries), batch=max(1, max_entries // 1000)
+        )
 
     def __len__(self) -> int:
         return len(self._data)
@@ -138,20 +139,16 @@ class L1Cache:
         if value is None or value.generation != generation or value.account_id != account_id:
             return None
         if value.expires <= self._clock():
-            del self._data[kx]
+            self._data.pop(kx)
             return None
         return value
 
     def put(self, kx: str, value: Membership) -> None:
-        data = self._data
-        if data.pop(kx, None) is None and len(data) >= self._max:
-            for old in list(islice(data, self._batch)):
-                del data[old]
-        data[kx] = value
+        self._data.put(kx, value, refresh=True)
 
     def forget_account(self, account_id: str) -> int:
         """Drop every entry of an account (disconnect); a full scan, so for rare events only."""
         doomed = [kx for kx, value in self._data.items() if value.account_id == account_id]
         for kx in doomed:
-            del self._data[kx]
+            self._data.pop(kx)
         return len(doomed)

@@ -6,15 +6,15 @@ Klaviyo call and no Redis read on later visits, and a retry after a refused segm
 the profile lookup, with or without Redis. Each entry is one bytes value under the `_kx` key
 (scope slot, generation, expiry, the id packed to 16 bytes when it is a ULID): about 55 bytes
 plus the dict slot. A value of another scope is a miss. Eviction is oldest-inserted first, in
-batches, as in L1.
+batches (`edge.bounded.BoundedMap`), as in L1.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from itertools import islice
 
+from edge.bounded import BoundedMap
 from klaviyo.ids import pack_profile_id, unpack_profile_id
 
 _HEAD = struct.Struct("<IId")  # account slot, generation, expiry
@@ -22,10 +22,10 @@ _HEAD = struct.Struct("<IId")  # account slot, generation, expiry
 
 class ProfileIdCache:
     def __init__(self, max_entries: int, clock: Callable[[], float]) -> None:
-        self._max = max(1, max_entries)
-        self._batch = max(1, self._max // 1000)
         self._clock = clock
-        self._data: dict[str, bytes] = {}
+        self._data: BoundedMap[str, bytes] = BoundedMap(
+            max(1, max_entries), batch=max(1, max_entries // 1000)
+        )
         self._slots: dict[str, int] = {}  # account id -> slot; accounts are few
         self._accounts: list[str] = []
 
@@ -40,7 +40,7 @@ class ProfileIdCache:
         if gen != generation or self._accounts[slot] != account_id:
             return None
         if expires <= self._clock():
-            del self._data[kx]
+            self._data.pop(kx)
             return None
         return unpack_profile_id(raw[_HEAD.size :])
 
@@ -49,16 +49,14 @@ class ProfileIdCache:
         if slot is None:
             slot = self._slots[account_id] = len(self._accounts)
             self._accounts.append(account_id)
-        data = self._data
-        if data.pop(kx, None) is None and len(data) >= self._max:
-            for old in list(islice(data, self._batch)):
-                del data[old]
         expires = self._clock() + ttl_s
-        data[kx] = _HEAD.pack(slot, generation & 0xFFFFFFFF, expires) + pack_profile_id(profile_id)
+        self._data.put(
+            kx, _HEAD.pack(slot, generation & 0xFFFFFFFF, expires) + pack_profile_id(profile_id), refresh=True
+        )
 
     def forget(self, account_id: str, generation: int, kx: str) -> None:
         if self.get(account_id, generation, kx) is not None:
-            del self._data[kx]
+            self._data.pop(kx)
 
     def forget_account(self, account_id: str) -> int:
         """Drop every entry of an account (disconnect); a full scan, for rare events only."""
@@ -67,5 +65,5 @@ class ProfileIdCache:
             return 0
         doomed = [kx for kx, raw in self._data.items() if _HEAD.unpack_from(raw)[0] == slot]
         for kx in doomed:
-            del self._data[kx]
+            self._data.pop(kx)
         return len(doomed)

@@ -1,7 +1,8 @@
 """`Resolver.resolve`: `_kx` -> the visitor's targeted Klaviyo segments, within a deadline.
 
-Order of lookups: L1 (in-process) -> L2 (Redis) -> the membership index -> Klaviyo. One
-resolution per (account, generation, kx) runs at a time: in a process, concurrent callers share one
+Order of lookups: L1 (in-process) -> L2 (Redis) -> the membership index -> Klaviyo, as the
+explicit chain of `chain.py`, one step after the other. One resolution per (account,
+generation, kx) runs at a time: in a process, concurrent callers share one
 task; across processes a short Redis lock makes the others wait for the L2 value. The caller waits
 at most its deadline; the resolution goes on in the background and fills both caches. A refused
 call (budget spent, Retry-After) leaves the visitor pending and queues the resolution. Klaviyo
@@ -23,16 +24,18 @@ from types import MappingProxyType
 import httpx
 import redis.asyncio as aioredis
 
+from edge.bounded import BoundedMap
 from edge.resolver.budget import FleetRateGate
 from edge.resolver.caches import Caches
+from edge.resolver.chain import Chain
 from edge.resolver.config import ResolverConfig
 from edge.resolver.index import MembershipIndex, NoMembershipIndex
 from edge.resolver.kx import is_valid_kx
 from edge.resolver.l1 import Kind, Membership
 from edge.resolver.metrics import ResolverMetrics
-from edge.resolver.outcome import Outcome, answer, missing, usable
+from edge.resolver.outcome import Outcome, answer
 from edge.resolver.queue import BackgroundQueue, QueuedResolution
-from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
+from edge.resolver.redis_guard import RedisGuard
 from edge.resolver.results import (
     Pending,
     PendingReason,
@@ -48,11 +51,8 @@ from klaviyo import (
     ConnectionRef,
     KlaviyoClient,
     LocalRateGate,
-    Refusal,
-    Tier,
     TokenSource,
     budget_limits,
-    errors,
 )
 
 logger = logging.getLogger("kx_edge.resolver")
@@ -60,7 +60,7 @@ Key = tuple[str, int, str]
 _REQUEUE = frozenset({PendingReason.BUDGET, PendingReason.RATE_LIMITED})
 _INDEX_INFO = ResolutionInfo(Source.INDEX, path=ResolutionPath.INDEX)
 _L1_INFO = ResolutionInfo(Source.L1)
-_MAX_HIT_ANSWERS = 4096  # (cached value, targeted set) pairs; cleared when full
+_MAX_HIT_ANSWERS = 4096  # (cached value, targeted set) pairs
 
 
 class Resolver:
@@ -116,7 +116,9 @@ class Resolver:
         self._l1 = self._caches.l1
         self.index: MembershipIndex = index or NoMembershipIndex()
         self._inflight: dict[Key, asyncio.Task[Outcome]] = {}
-        self._hit_answers: dict[tuple[Membership, frozenset[str]], Resolution] = {}
+        self._hit_answers: BoundedMap[tuple[Membership, frozenset[str]], Resolution] = BoundedMap(
+            _MAX_HIT_ANSWERS
+        )
         self._queue = BackgroundQueue(self._run_queued, self.metrics, max_size=cfg.background_queue_max)
         self._closed = False
 
@@ -213,9 +215,7 @@ class Resolver:
         if known is None:
             info = _INDEX_INFO if entry.stamp is not None else _L1_INFO
             known = answer(entry, targeted, info)
-            if len(self._hit_answers) >= _MAX_HIT_ANSWERS:
-                self._hit_answers.clear()
-            self._hit_answers[key] = known
+            self._hit_answers.put(key, known)
         return known
 
     def _stamp(self, conn: ConnectionRef, targeted: frozenset[str]) -> int | None:
@@ -270,12 +270,21 @@ class Resolver:
         self._inflight[key] = task
         return task
 
+    def chain(self, conn: ConnectionRef, kx: str, targeted: frozenset[str]) -> Chain:
+        """One resolution's steps (see `chain.py`), for `_job` and for testing a step alone."""
+        return Chain(
+            conn=conn, kx=kx, targeted=targeted, config=self.config, caches=self._caches,
+            guard=self._guard, index=self.index, gate=self.gate, klaviyo=self.klaviyo,
+            metrics=self.metrics, stamp=self._stamp(conn, targeted),
+        )  # fmt: skip
+
     async def _job(self, conn: ConnectionRef, kx: str, targeted: frozenset[str], key: Key) -> Outcome:
-        out = Outcome()
+        chain = self.chain(conn, kx, targeted)
         try:
-            await self._resolve_once(conn, kx, targeted, out)
+            out = await chain.run()
         except Exception:
             logger.exception("segment resolution failed")
+            out = chain.out
             out.pending = PendingReason.ERROR
         finally:
             if self._inflight.get(key) is asyncio.current_task():
@@ -283,250 +292,6 @@ class Resolver:
         if out.pending in _REQUEUE and not self._closed:
             self._queue.offer(QueuedResolution(conn, kx, targeted))
         return out
-
-    async def _resolve_once(
-        self, conn: ConnectionRef, kx: str, targeted: frozenset[str], out: Outcome
-    ) -> None:
-        cfg = self.config
-        caches = self._caches
-        deadline = time.monotonic() + cfg.background_deadline_s
-        stamp = self._stamp(conn, targeted)
-        base = self._l1.get(conn.account_id, conn.generation, kx)
-        if base is not None and base.answers(targeted) and usable(base, stamp):
-            out.answered(base, Source.L1)
-            return
-        if base is not None and base.stamp is not None:
-            base = None  # an index answer under an older stamp: never a base for per-visit answers
-        # A per-visit answer passed over only because the index covers the targeted segments:
-        # still served if the index cannot answer after all.
-        fallback = base if base is not None and base.answers(targeted) else None
-        use_redis = self._guard.available
-        profile_id = caches.profile_id(conn, kx)
-        refused = caches.filter_refused_here(conn.account_id)
-        if stamp is not None and profile_id is not None:
-            if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
-                return
-            stamp = None
-        if fallback is not None and stamp is None:
-            out.answered(fallback, Source.L1)
-            return
-        if use_redis:
-            try:
-                snapshot = await caches.l2.read(conn, kx)
-            except RedisBusy:
-                out.pending, out.detail = PendingReason.OVERLOADED, "redis busy"
-                return
-            except RedisDown:
-                use_redis = False
-            else:
-                found = caches.fill_from_l2(conn, kx, snapshot.entry, snapshot.ttl_s)
-                if found is not None and found.answers(targeted) and usable(found, stamp):
-                    self.metrics.inc("l2_hit")
-                    out.answered(found, Source.L2)
-                    return
-                self.metrics.inc("l2_miss")
-                base = found or base
-                fallback = fallback or (found if found is not None and found.answers(targeted) else None)
-                if snapshot.profile_id is not None and profile_id is None:
-                    profile_id = snapshot.profile_id
-                    caches.keep_profile_id(conn, kx, profile_id)
-                refused = refused or snapshot.filter_refused
-        if stamp is not None and profile_id is not None:
-            if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
-                return
-            stamp = None
-            if fallback is not None:
-                out.answered(fallback, Source.L1)
-                return
-
-        plan_per_segment = (
-            not refused
-            and (base is None or base.kind is Kind.PARTIAL)
-            and len(missing(base, targeted)) <= cfg.per_segment_max_segments
-        )
-        if profile_id is None and (base is None or stamp is not None):
-            first_tier = Tier.PROFILES
-        else:
-            first_tier = Tier.SEGMENT_MEMBERS if plan_per_segment else Tier.PROFILE_SEGMENTS
-        known = self.gate.peek(conn.account_id, first_tier)
-        if known is not None:  # refused already: no lock, no Redis budget call
-            _refuse_or_fall_back(out, known, fallback)
-            return
-
-        token: str | None = None
-        if use_redis:
-            polled = False
-            while True:
-                try:
-                    token, entry, ttl_s, pid = await caches.l2.lock_and_read(conn, kx, cfg.lock_ttl_ms)
-                except RedisBusy:
-                    out.pending, out.detail = PendingReason.OVERLOADED, "redis busy"
-                    return
-                except RedisDown:
-                    break  # degrade: this process' single-flight only
-                if pid is not None and profile_id is None:
-                    profile_id = pid
-                    caches.keep_profile_id(conn, kx, pid)
-                found = caches.fill_from_l2(conn, kx, entry, ttl_s)
-                if found is not None and found.answers(targeted) and usable(found, stamp):
-                    if token is not None:
-                        await caches.release(conn, kx, token)
-                    out.answered(found, Source.L2)
-                    return
-                if stamp is not None and profile_id is not None:
-                    if token is not None:
-                        await caches.release(conn, kx, token)
-                    if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
-                        return
-                    stamp, token = None, None
-                    if fallback is not None:
-                        out.answered(fallback, Source.L1)
-                        return
-                    continue
-                base = found or base
-                if token is not None:
-                    break
-                if not polled:
-                    polled = True
-                    out.waited_for = WaitedFor.LOCK
-                    self.metrics.inc("lock_wait")
-                if time.monotonic() + cfg.lock_poll_s >= deadline:
-                    out.pending, out.detail = PendingReason.DEADLINE, "another process is resolving"
-                    return
-                await asyncio.sleep(cfg.lock_poll_s)
-        try:
-            await self._from_klaviyo(conn, kx, targeted, base, profile_id, refused, stamp, deadline, out)
-        finally:
-            if token is not None and not out.keep_lock:
-                await caches.release(conn, kx, token)
-        if out.pending is not None and fallback is not None:
-            out.pending, out.retry_after_s, out.detail = None, None, None
-            out.answered(fallback, Source.L1)
-
-    async def _from_klaviyo(
-        self,
-        conn: ConnectionRef,
-        kx: str,
-        targeted: frozenset[str],
-        base: Membership | None,
-        profile_id: str | None,
-        refused: bool,
-        stamp: int | None,
-        deadline: float,
-        out: Outcome,
-    ) -> None:
-        cfg = self.config
-        caches = self._caches
-        client = self.klaviyo
-        calls = out.calls
-        out.source = Source.KLAVIYO
-        self.metrics.inc("klaviyo_resolution")
-        absent = (conn, kx, Kind.ABSENT, (), None, cfg.negative_cache_ttl_s, out)
-        try:
-            if profile_id is None and (base is None or stamp is not None):
-                profile_id = await client.find_profile_id(conn, kx, deadline=deadline, calls=calls)
-                if profile_id is None:
-                    await caches.store(*absent)
-                    return
-                await caches.write_profile_id(conn, kx, profile_id, out)
-                if stamp is not None:
-                    if await self._from_index(conn, kx, profile_id, targeted, stamp, out):
-                        return
-                    out.source = Source.KLAVIYO
-            todo = missing(base, targeted)
-            per_segment = (
-                not refused
-                and (base is None or base.kind is Kind.PARTIAL)
-                and len(todo) <= cfg.per_segment_max_segments
-            )
-            if per_segment:
-                out.path = ResolutionPath.PER_SEGMENT
-                answers = await self._check_segments(conn, kx, todo, deadline, out)
-                if answers is not None:
-                    members = set(base.members if base else ()) | {s for s, m in answers.items() if m}
-                    checked = set(base.checked or () if base else ()) | set(answers)
-                    ttl = float(cfg.segment_cache_ttl_s)
-                    if base is not None:
-                        ttl = min(ttl, base.expires - self._clock())
-                    await caches.store(conn, kx, Kind.PARTIAL, members, checked, ttl, out)
-                    return
-            out.path = ResolutionPath.PROFILE
-            if profile_id is None:
-                profile_id = await client.find_profile_id(conn, kx, deadline=deadline, calls=calls)
-                if profile_id is None:
-                    await caches.store(*absent)
-                    return
-                caches.keep_profile_id(conn, kx, profile_id)
-            segment_ids = await client.profile_segment_ids(conn, profile_id, deadline=deadline, calls=calls)
-            await caches.store(
-                conn, kx, Kind.FULL, segment_ids, None, cfg.segment_cache_ttl_s, out, profile_id=profile_id
-            )
-        except errors.NotFound:
-            # The profile was deleted since its id was cached: the visitor is unknown now.
-            await caches.write_profile_id(conn, kx, None, out)
-            await caches.store(*absent)
-        except (errors.CallRefused, errors.RateLimited) as exc:
-            throttled = not isinstance(exc, errors.BudgetExhausted)
-            out.refused(Refusal(exc.retry_after_s or 1.0, throttled=throttled))
-        except errors.TokenUnavailable as exc:
-            out.pending, out.detail = PendingReason.TOKEN_UNAVAILABLE, str(exc)
-        except errors.Unauthorized as exc:
-            out.pending, out.detail = PendingReason.UNAUTHORIZED, str(exc)
-        except errors.KlaviyoError as exc:
-            out.pending, out.detail = PendingReason.KLAVIYO_ERROR, f"{exc.code}: {exc}"
-
-    async def _check_segments(
-        self,
-        conn: ConnectionRef,
-        kx: str,
-        segment_ids: frozenset[str],
-        deadline: float,
-        out: Outcome,
-    ) -> dict[str, bool] | None:
-        """Per-segment `_kx` checks, concurrently. None = Klaviyo refused the filter (400): the
-        account uses the profile path from now on."""
-        ordered = sorted(segment_ids)
-        results = await asyncio.gather(
-            *(self.klaviyo.segment_has_kx(conn, s, kx, deadline=deadline, calls=out.calls) for s in ordered),
-            return_exceptions=True,
-        )
-        answers: dict[str, bool] = {}
-        failure: BaseException | None = None
-        for segment_id, result in zip(ordered, results, strict=True):
-            if isinstance(result, bool):
-                answers[segment_id] = result
-            elif isinstance(result, errors.NotFound):
-                answers[segment_id] = False  # the segment is gone: nobody is in it
-            elif isinstance(result, errors.BadRequest):
-                await self._caches.remember_filter_refused(conn.account_id)
-                return None
-            elif failure is None:
-                failure = result
-        if failure is not None:
-            raise failure
-        return answers
-
-    async def _from_index(
-        self,
-        conn: ConnectionRef,
-        kx: str,
-        profile_id: str,
-        targeted: frozenset[str],
-        stamp: int,
-        out: Outcome,
-    ) -> bool:
-        """Answer from the synced index (memoised in L1 under `stamp`); False when it cannot."""
-        try:
-            members = await self.index.members(conn.account_id, targeted, profile_id)
-        except Exception:
-            logger.exception("the membership index failed")
-            members = None
-        if members is None:
-            self.metrics.inc("index_unavailable")
-            return False
-        entry = self._caches.store_index_answer(conn, kx, members, targeted, stamp)
-        out.answered(entry, Source.INDEX)
-        return True
 
     async def forget_account(self, account_id: str) -> None:
         """Drop every cached membership and profile id of an account, in L1 and L2 (on disconnect)."""
@@ -548,10 +313,3 @@ class Resolver:
         if out.pending in _REQUEUE:
             return out.retry_after_s if out.retry_after_s is not None else 1.0
         return None
-
-
-def _refuse_or_fall_back(out: Outcome, refusal: Refusal, fallback: Membership | None) -> None:
-    if fallback is not None:
-        out.answered(fallback, Source.L1)
-    else:
-        out.refused(refusal)
