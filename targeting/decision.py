@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from targeting.changes import VariationChanges
 from targeting.model import ExperienceType
 from targeting.sticky import StickyEntry
 
@@ -51,7 +52,7 @@ class Reason(StrEnum):
     STICKY_VARIATION_REMOVED = "sticky_variation_removed"  # sticky variation gone: afresh
 
 
-class Decision(msgspec.Struct, frozen=True, gc=False):
+class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     experience_id: str
     type: ExperienceType
     status: DecisionStatus
@@ -60,10 +61,12 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
     is_control: bool
     reason: Reason
     first_assignment: bool
+    changes: VariationChanges | None = None  # the shown variation's, for the snippet to apply
 
     def to_dict(self) -> dict[str, Any]:
-        """The storefront JSON element (`first_assignment` stays server-side)."""
-        return {
+        """The storefront JSON element (`first_assignment` stays server-side); `changes` only
+        when the shown variation has some."""
+        data = {
             "id": self.experience_id,
             "type": str(self.type),
             "status": str(self.status),
@@ -72,6 +75,9 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
             "is_control": self.is_control,
             "reason": str(self.reason),
         }
+        if self.changes is not None:
+            data["changes"] = self.changes.to_dict()
+        return data
 
 
 class SiteDecision(msgspec.Struct, frozen=True):
