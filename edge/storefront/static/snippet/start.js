@@ -34,7 +34,9 @@ try {
     }
   }
   setTimeout(reveal, num(el.getAttribute("data-hide-timeout"), 2000, 0, 10000));
-  api.ready = run();
+  // Redirected by the kept answer: the exposure was counted when the visitor entered, and the
+  // target page asks again, so nothing is sent from a page that is leaving.
+  api.ready = leaving ? Promise.resolve(api.decisions) : run();
 } catch (e) {
   reveal();
   api.ready = Promise.resolve(api.decisions);
