@@ -108,7 +108,8 @@ class VariationChanges(msgspec.Struct, frozen=True, cache_hash=True, omit_defaul
         and its stylesheet's style rules (see `css_rule_selectors`)."""
         found = [change.selector for change in self.dom]
         if self.css:
-            found += css_rule_selectors(self.css)
+            # Only selectors the snippet may write into its hiding rules as they are.
+            found += [s for s in css_rule_selectors(self.css) if selector_problem(s) is None]
         return tuple(dict.fromkeys(found))
 
     def to_dict(self) -> dict[str, Any]:
