@@ -70,30 +70,20 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Sandbox Outfitters · kx-edge demo</title>
-<script src="/v1/snippet.js?site={public_key}" data-anti-flicker="1200"></script>
+<script src="/v1/snippet.js?site={public_key}"></script>
 <style>
 body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1d2330;background:#fafaf7}
 header,main,footer{max-width:56rem;margin:0 auto;padding:1rem 1.25rem}
-.banner,.bulk,.hero-further{display:none}
-html[data-kx-free-shipping="banner"] .banner{display:block}
-html[data-kx-wholesale-pricing="bulk-pricing"] .bulk{display:block}
-html[data-kx-wholesale-pricing="bulk-pricing"] .list{display:none}
-html[data-kx-hero-copy="further"] .hero-outdoors{display:none}
-html[data-kx-hero-copy="further"] .hero-further{display:inline}
-.banner{background:#14532d;color:#fff;text-align:center;padding:.6rem;font-weight:600}
 .card{background:#fff;border:1px solid #e3e3dc;border-radius:.6rem;padding:1rem 1.25rem;margin:1rem 0}
 table{border-collapse:collapse}td,th{padding:.2rem .8rem;border-bottom:1px solid #eee;text-align:left}
 code,pre{font-size:.85rem}pre{background:#f1f1ec;padding:.75rem;border-radius:.4rem;overflow:auto}
 </style></head>
 <body>
-<div class="banner" id="free-shipping-banner">VIP perk: free shipping on every order today</div>
-<header><h1 id="hero"><span class="hero-outdoors">Built for the outdoors</span><span class="hero-further">Gear that goes further</span></h1>
+<header><h1 id="hero">Built for the outdoors</h1>
 <p>Sandbox Outfitters is a demo shop. kx-edge decides what each visitor sees from their Klaviyo segments.</p></header>
 <main>
 <section class="card" aria-labelledby="pricing-h"><h2 id="pricing-h">Trail jacket</h2>
-<p class="list" id="list-price">$189.00</p>
-<div class="bulk" id="bulk-price"><table><tr><th>Quantity</th><th>Price each</th></tr>
-<tr><td>1-9</td><td>$189.00</td></tr><tr><td>10-49</td><td>$159.00</td></tr><tr><td>50+</td><td>$139.00</td></tr></table></div>
+<div id="price"><p id="list-price">$189.00</p></div>
 </section>
 <section class="card" aria-labelledby="try-h"><h2 id="try-h">Try it</h2><ul>{links}</ul>
 <p>Each link starts a new visitor. A visitor from a Klaviyo email carries <code>_kx</code> in the URL;

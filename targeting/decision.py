@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from targeting.changes import VariationChanges
 from targeting.model import ExperienceType
 from targeting.sticky import StickyEntry
 
@@ -52,7 +53,7 @@ class Reason(StrEnum):
     EXCLUSION_GROUP = "exclusion_group"  # the visitor was given another test of its exclusion group
 
 
-class Decision(msgspec.Struct, frozen=True, gc=False):
+class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     experience_id: str
     type: ExperienceType
     status: DecisionStatus
@@ -61,10 +62,12 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
     is_control: bool
     reason: Reason
     first_assignment: bool
+    changes: VariationChanges | None = None  # the shown variation's, for the snippet to apply
 
     def to_dict(self) -> dict[str, Any]:
-        """The storefront JSON element (`first_assignment` stays server-side)."""
-        return {
+        """The storefront JSON element (`first_assignment` stays server-side); `changes` only
+        when the shown variation has some."""
+        data = {
             "id": self.experience_id,
             "type": str(self.type),
             "status": str(self.status),
@@ -73,6 +76,9 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
             "is_control": self.is_control,
             "reason": str(self.reason),
         }
+        if self.changes is not None:
+            data["changes"] = self.changes.to_dict()
+        return data
 
 
 class SiteDecision(msgspec.Struct, frozen=True):

@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 import msgspec
 
 from targeting.attributes import KLAVIYO_SEGMENT
+from targeting.changes import VariationChanges
 from targeting.rules import MATCH_EVERYONE, RuleNode, iter_conditions, rule_to_dict
 
 
@@ -48,6 +49,18 @@ class Variation(msgspec.Struct, frozen=True):
     name: str
     weight: float
     is_control: bool = False
+    changes: VariationChanges | None = None  # what it does on the page (changes.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "weight": self.weight,
+            "is_control": self.is_control,
+        }
+        if self.changes is not None:
+            data["changes"] = self.changes.to_dict()
+        return data
 
 
 class Audience(msgspec.Struct, frozen=True):
@@ -136,10 +149,7 @@ class Experience(msgspec.Struct, frozen=True):
             "status": str(self.status),
             "targeting": targeting,
             "traffic_percent": self.traffic_percent,
-            "variations": [
-                {"id": v.id, "name": v.name, "weight": v.weight, "is_control": v.is_control}
-                for v in self.variations
-            ],
+            "variations": [v.to_dict() for v in self.variations],
         }
         if self.seed is not None:
             data["seed"] = self.seed

@@ -66,8 +66,12 @@ def build_outcomes(experience: Experience) -> Outcomes:
         first: bool,
         status: DecisionStatus = DecisionStatus.DECIDED,
     ) -> Decision:
-        shown, is_control = (variation.id, variation.is_control) if variation else (None, False)
-        return Decision(experience.id, experience.type, status, entered, shown, is_control, reason, first)
+        if variation is None:
+            return Decision(experience.id, experience.type, status, entered, None, False, reason, first)
+        return Decision(
+            experience.id, experience.type, status, entered, variation.id, variation.is_control,
+            reason, first, variation.changes,
+        )  # fmt: skip
 
     def per_variation(reason: Reason, first: bool, sticks: bool) -> Mapping[str, Outcome]:
         return MappingProxyType(

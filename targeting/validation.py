@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from targeting.attributes import ATTRIBUTES, SAFE_ID, Registry
+from targeting.changes import ChangesParser
 from targeting.errors import Problem, ValidationError
 from targeting.model import (
     AdvancedTargeting,
@@ -40,7 +41,7 @@ _FIELDS: Final = (
     *("id", "type", "name", "status", "targeting"),
     *("traffic_percent", "seed", "variations", "version", "exclusion_group", "exclusion_weight"),
 )
-_VARIATION_FIELDS: Final = ("id", "name", "weight", "is_control")
+_VARIATION_FIELDS: Final = ("id", "name", "weight", "is_control", "changes")
 
 
 def _choices(enum: type[Any]) -> str:
@@ -58,6 +59,7 @@ class _Validator:
     def __init__(self, attributes: Registry) -> None:
         self.problems: list[Problem] = []
         self.rules = RuleParser(self.problems, attributes)
+        self.changes = ChangesParser(self.problems)
         self.known_ids: set[str] = set()  # every well-formed variation id, for `assign` checks
 
     def problem(self, path: str, message: str) -> None:
@@ -183,9 +185,10 @@ class _Validator:
         is_control = data.get("is_control", False)
         if not isinstance(is_control, bool):
             self.problem(f"{path}.is_control", "must be true or false")
+        changes = self.changes.parse(data.get("changes"), f"{path}.changes")
         if len(self.problems) != before or var_id is None or name is None:
             return None
-        return Variation(var_id, name, weight, is_control)
+        return Variation(var_id, name, weight, is_control, changes)
 
     def targeting(self, data: object, kind: ExperienceType | None) -> Targeting | None:
         if not isinstance(data, Mapping):

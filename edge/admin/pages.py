@@ -7,6 +7,7 @@ session and the CSRF token), so validation, ETags and propagation live in one pl
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from oauth.connection import connection_status
 from oauth.scopes import required_scopes
 
 HOME: Final = "/admin/integrations"
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 MAX_KEY_LENGTH: Final = 200
 _HEADERS: Final = {
     "Cache-Control": "no-store",
@@ -254,7 +256,11 @@ async def editor(request: Request) -> Response:
                        status_code=404, signed=signed)  # fmt: skip
     boot = {"site_id": signed.site.id, "experience_id": experience_id}
     context = {"page": "experiences", "experience_id": experience_id, "boot": boot}
-    return _render(request, "editor.html", context, signed=signed)
+    response = _render(request, "editor.html", context, signed=signed)
+    # The live preview frames the merchant's own store (its allowed origins), nothing else.
+    frames = " ".join(o for o in signed.site.allowed_origins if _ORIGIN.fullmatch(o))
+    response.headers["Content-Security-Policy"] += f"; frame-src 'self' {frames}".rstrip()
+    return response
 
 
 async def preview(request: Request) -> Response:

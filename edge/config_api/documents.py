@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from edge.config_api.change_documents import CHANGE_TYPES, Changes
 from edge.store import ExperienceRecord
 from targeting import AudienceAction, ExperienceStatus, ExperienceType
 from targeting.validation import MAX_AUDIENCES, MAX_NAME, MAX_SEED, MAX_VARIATIONS, MAX_WEIGHT
@@ -78,6 +79,9 @@ class Variation(Struct, forbid_unknown_fields=True):
     name: Name
     weight: Annotated[float, Meta(gt=0, le=MAX_WEIGHT, description="Relative; normalised to sum 1.")]
     is_control: bool = False
+    changes: (
+        Annotated[Changes | None, Meta(description="What this variation does on the page.")] | UnsetType
+    ) = UNSET
 
 
 class CustomTargeting(Struct, forbid_unknown_fields=True, tag_field="mode", tag="custom"):
@@ -174,6 +178,7 @@ def experience_view(record: ExperienceRecord, warnings: list[ApiWarning] | None 
 
 
 EXPERIENCE_TYPES: tuple[type[Any], ...] = (
+    *CHANGE_TYPES,
     ExperienceDocument,
     ExperienceView,
     ExperienceList,

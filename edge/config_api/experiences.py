@@ -6,7 +6,10 @@ honours `If-None-Match` (304). Documents are validated by `targeting.parse_exper
 every problem with its path; unknown fields are problems), then the lifecycle rules
 (`edge.config_api.lifecycle`, 409), then the targeted segments (`edge.config_api.segment_checks`).
 A `PUT` replaces the whole document: the body's `id` must be the URL's or absent, and its `version`
-is ignored. A `POST` without an `id` gets a generated one (`exp_` + 12 hex digits). Each
+is ignored. A `POST` without an `id` gets a human one: a slug of the name, unique in the site
+(`free-shipping-banner`, then `free-shipping-banner-2`, ...), so theme code can use readable
+selectors (`html[data-kx-free-shipping-banner="banner"]`); a name with no letters or digits gets
+`exp_` + 12 hex digits. Each
 successful write reloads the site's runtime, so `/v1/assign` in this process sees it at once
 (other workers notice the bumped `config_version` within about half a second).
 
@@ -19,7 +22,9 @@ Errors: 400 malformed JSON or query, 401, 404 (`experience_not_found`, or anothe
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,8 +49,32 @@ COLLECTION = "/v1/sites/{site_id}/experiences"
 ITEM = COLLECTION + "/{experience_id}"
 
 
+MAX_SLUG = 48
+ID_ATTEMPTS = 5
+
+
 def new_experience_id() -> str:
     return "exp_" + secrets.token_hex(6)
+
+
+def slug(name: object) -> str:
+    """`"Free shipping: VIPs!"` -> `"free-shipping-vips"` (accents dropped; "" when nothing is left)."""
+    if not isinstance(name, str):
+        return ""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_SLUG].strip("-")
+
+
+def human_id(name: object, taken: set[str]) -> str:
+    """The first of `slug`, `slug-2`, `slug-3`, ... not in `taken` (a random id for an empty slug)."""
+    base = slug(name)
+    if not base:
+        return new_experience_id()
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
 
 
 def experience_path(site_id: str, experience_id: str) -> str:
@@ -147,26 +176,37 @@ async def list_experiences(request: Request, site: SiteRecord) -> Response:
 async def create_experience(request: Request, site: SiteRecord) -> Response:
     svc = services(request)
     document = await _document(request, svc)
-    if "id" not in document:
-        document["id"] = new_experience_id()
+    generated = "id" not in document
+    taken: set[str] = set()
+    if generated:
+        taken = {record.id for record in await svc.store.list_experiences(site.id)}
+        document["id"] = human_id(document.get("name"), taken)
     experience = _parse(document)
     lifecycle.check_initial(experience.status)
     warnings = await check_segments(request, site.id, experience)
-    try:
-        record = await svc.store.create_experience(
-            site.id,
-            experience.id,
-            type=experience.type.value,
-            status=experience.status.value,
-            body=_stored(experience),
-            now=svc.now(),
-        )
-    except AlreadyExists:
-        raise Conflict(
-            f"Experience {experience.id} already exists in this site: choose another id, or leave id out "
-            "to have one generated.",
-            code="experience_exists",
-        ) from None
+    for _ in range(ID_ATTEMPTS):
+        try:
+            record = await svc.store.create_experience(
+                site.id,
+                experience.id,
+                type=experience.type.value,
+                status=experience.status.value,
+                body=_stored(experience),
+                now=svc.now(),
+            )
+            break
+        except AlreadyExists:
+            if not generated:
+                raise Conflict(
+                    f"Experience {experience.id} already exists in this site: choose another id, or leave "
+                    "id out to have one generated.",
+                    code="experience_exists",
+                ) from None
+            # Another writer took the same slug meanwhile: the next free one.
+            taken.add(experience.id)
+            experience = msgspec.structs.replace(experience, id=human_id(experience.name, taken))
+    else:
+        raise Conflict("No free id was found for this name: send an id.", code="experience_exists")
     await svc.runtimes.reload(site.id)
     return _answer(record, warnings, status_code=201)
 

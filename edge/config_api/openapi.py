@@ -28,6 +28,7 @@ from edge.config_api.documents import (
     ExperienceView,
 )
 from edge.config_api.explaining import ExplainRequest, ExplainResponse
+from edge.config_api.preview_links import PreviewLinks, PreviewLinksRequest
 from edge.config_api.sites import SiteCreate, SitePatch
 from edge.config_api.views import (
     ConnectStarted,
@@ -40,7 +41,7 @@ from edge.config_api.views import (
     SiteView,
 )
 from edge.events.views import TriggersPut, TriggersStatus, TriggersView
-from edge.storefront.wire import AssignRequest, AssignResponse
+from edge.storefront.wire import AssignRequest, AssignResponse, PreviewAnswer
 from targeting import ExperienceStatus, ExperienceType
 
 OPENAPI_PATH: Final = "/openapi.json"
@@ -53,7 +54,7 @@ PUBLIC: Final[Security] = ()
 _ERRORS: Final = {
     400: "Malformed JSON, query or headers.",
     401: "Credentials are missing or wrong.",
-    403: "The Origin is not allowed for this site.",
+    403: "The Origin is not allowed for this site (assign), or the preview link is not valid.",
     404: "No such resource here (also another site's: ids cannot be probed).",
     409: "The change conflicts with the resource's state (lifecycle, connection, duplicates).",
     412: "If-Match names an older version; `details.current_version` is the current one.",
@@ -163,6 +164,11 @@ OPERATIONS: Final[tuple[Op, ...]] = (
        "transition (draft -> live|ended, live -> paused|ended, paused -> live|ended; ended is final)."),
     Op("DELETE", _ITEM, "deleteExperience", "Delete an experience (not while live).", "experiences",
        (Answer(204, "Deleted."),), (401, 404, 409, 412, 428), params=(IF_MATCH,)),
+    Op("POST", f"{_ITEM}/preview-links", "previewLinks", "Signed 'preview on store' links, one per variation.",
+       "experiences", (Answer(200, "The links and when they expire.", PreviewLinks),),
+       (400, 401, 404, 409, 413, 422), request=PreviewLinksRequest,
+       description="Opening a link forces its variation in that browser only (a session cookie), with a "
+       "badge to exit; the signature stops visitors from picking a variation."),
     _action("start", "Start (draft or paused -> live)."),
     _action("pause", "Pause (live -> paused)."),
     _action("end", "End (-> ended, final)."),
@@ -198,6 +204,12 @@ OPERATIONS: Final[tuple[Op, ...]] = (
        request_media_types=("application/json", "text/plain"),
        params=(Param("site", "query", {"type": "string", "minLength": 1}, "The site's public key.", True),),
        description="The snippet sends the JSON body as text/plain (a CORS simple request: no preflight)."),
+    Op("GET", "/v1/preview", "preview", "The experience a preview link forces (used by the snippet).",
+       "storefront", (Answer(200, "The forced experience element, reason preview, with its changes.",
+                             PreviewAnswer),),
+       (400, 403, 404), security=PUBLIC,
+       params=(Param("site", "query", {"type": "string", "minLength": 1}, "The site's public key.", True),
+               Param("p", "query", {"type": "string", "minLength": 1}, "The kx_preview value.", True))),
     Op("GET", "/v1/snippet.js", "snippet", "The storefront snippet.", "storefront",
        (Answer(200, "The JavaScript.", str, media_type="application/javascript"),
         Answer(304, "Not modified.", None, ("ETag",))),

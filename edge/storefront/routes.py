@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Route, request_response
 
+from edge.storefront.preview import preview_response
 from edge.storefront.snippet import snippet_response
 
 # The snippet is gzipped here only: the JSON answers are small and sent uncompressed, on purpose.
@@ -14,4 +15,5 @@ routes: list[BaseRoute] = [
         GZipMiddleware(request_response(snippet_response), minimum_size=500),
         methods=["GET", "HEAD"],
     ),
+    Route("/v1/preview", preview_response, methods=["GET"]),
 ]

@@ -1,28 +1,46 @@
 """The storefront snippet, `GET /v1/snippet.js?site=<public_key>`.
 
-The same bytes serve every site: the snippet reads its site key (and the API origin) from its own
-`src`, so the body, and therefore the ETag, never depend on the query. The JavaScript lives in
-parts under `static/snippet/` (one concern each, `PARTS` in order, sharing one function scope:
-`core.js` defines `hooks` the other parts plug into, `start.js` comes last and makes the first
-call); they are joined, wrapped and compacted once per process. Compression is left to the
-app's gzip middleware.
+The JavaScript lives in parts under `static/snippet/` (one concern each, `PARTS` in order, sharing
+one function scope: `core.js` defines `hooks` the other parts plug into, `start.js` comes last
+and makes the first call); they are joined, wrapped and minified (rjsmin) once per process.
+
+Each site's body embeds its hiding plan: for every live experience, the pages and selectors its
+variations touch and whether one redirects. A first-time visitor's snippet hides exactly those
+elements (the whole page only where a redirect may leave) until the answer applies, so nothing
+flickers before the visitor was ever decided. The body therefore depends on the site: its ETag
+is the body's hash, it is cached briefly (`max-age=60`) and revalidated (304 while the plan is
+unchanged); an unknown key gets the body with an empty plan. Compression is left to the app's
+gzip middleware.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
+import msgspec
+import rjsmin
 from starlette.requests import Request
 from starlette.responses import Response
 
-SOURCE_DIR = Path(__file__).with_name("static") / "snippet"
-PARTS = ("core.js", "start.js")
-BANNER = "/*! kx-edge storefront snippet: A/B tests and personalization in one round trip. */"
-MEDIA_TYPE = "application/javascript; charset=utf-8"
-CACHE_CONTROL = "public, max-age=300"
+from targeting import CompiledSite
+from targeting.changes import VariationChanges
+
+SOURCE_DIR: Final = Path(__file__).with_name("static") / "snippet"
+PARTS: Final = ("core.js", "changes.js", "preview.js", "start.js")
+BANNER: Final = "/*! kx-edge storefront snippet: A/B tests and personalization in one round trip. */"
+MEDIA_TYPE: Final = "application/javascript; charset=utf-8"
+CACHE_CONTROL: Final = "public, max-age=60, stale-while-revalidate=300"
+PLAN_MARK: Final = "__KX_PLAN__"
+MAX_SITE_BODIES: Final = 1024
+
+# experience id -> one entry per variation with page changes: (pages, selectors, redirects)
+HidingPlan = Mapping[str, Sequence[tuple[Sequence[str], Sequence[str], int]]]
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +51,53 @@ class Snippet:
     etag: str
 
 
-def minify(source: str) -> str:
-    """Drop indentation, blank lines and whole-line `//` comments; keep every line break.
-
-    Deliberately this small, so it cannot change what the code means: line breaks stay (automatic
-    semicolon insertion sees the same program) and nothing inside a line is touched. It relies on
-    the source's two rules, stated at its top: comments sit on their own lines, and no string or
-    template literal spans two lines.
-    """
-    lines = (line.strip() for line in source.splitlines())
-    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
-
-
 def source() -> str:
-    """The parts, in order, inside one strict-mode function scope."""
+    """The parts, in order, inside one strict-mode function scope that receives the plan."""
     parts = "\n".join((SOURCE_DIR / name).read_text(encoding="utf-8") for name in PARTS)
-    return f'{BANNER}\n(() => {{\n"use strict";\n{parts}\n}})();\n'
+    return f'{BANNER}\n(() => {{\n"use strict";\nconst plan = {PLAN_MARK};\n{parts}\n}})();\n'
 
 
 @functools.cache
-def load_snippet() -> Snippet:
-    """The compacted snippet, read from disk on first use and kept for the process."""
-    body = minify(source()).encode("utf-8")
+def _halves() -> tuple[bytes, bytes]:
+    """The minified body before and after the plan (rjsmin keeps `/*!` banners)."""
+    head, tail = rjsmin.jsmin(source(), keep_bang_comments=True).split(PLAN_MARK)
+    return head.encode("utf-8"), tail.encode("utf-8")
+
+
+@functools.lru_cache(maxsize=MAX_SITE_BODIES)
+def _assembled(plan_json: bytes) -> Snippet:
+    head, tail = _halves()
+    body = head + plan_json + tail
     return Snippet(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def site_snippet(plan: HidingPlan) -> Snippet:
+    """The body for a site with this hiding plan (one copy per distinct plan)."""
+    return _assembled(_encode(plan))
+
+
+def load_snippet() -> Snippet:
+    """The body with an empty plan: an unknown site, or one with no page changes live."""
+    return site_snippet({})
+
+
+@functools.lru_cache(maxsize=4096)
+def _touched(changes: VariationChanges) -> tuple[str, ...]:
+    return changes.touched_selectors
+
+
+def hiding_plan(site: CompiledSite) -> dict[str, list[tuple[tuple[str, ...], tuple[str, ...], int]]]:
+    """What each live experience's variations touch, for the snippet to hide on a first visit."""
+    plan: dict[str, list[tuple[tuple[str, ...], tuple[str, ...], int]]] = {}
+    for cx in site.experiences:
+        entries = [
+            (v.changes.pages, _touched(v.changes), int(v.changes.redirect is not None))
+            for v in cx.experience.variations
+            if v.changes is not None and (v.changes.redirect is not None or _touched(v.changes))
+        ]
+        if entries:
+            plan[cx.id] = entries
+    return plan
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -65,9 +107,18 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
 
 
+async def _for_request(request: Request) -> Snippet:
+    services = getattr(request.state, "services", None)
+    public_key = request.query_params.get("site", "")
+    if services is None or not public_key or len(public_key) > 128:
+        return load_snippet()
+    runtime = services.runtimes.cached(public_key) or await services.runtimes.by_public_key(public_key)
+    return load_snippet() if runtime is None else site_snippet(hiding_plan(runtime.compiled))
+
+
 async def snippet_response(request: Request) -> Response:
-    """Serve the snippet, or 304 when the browser already holds this version."""
-    snippet = load_snippet()
+    """Serve the site's snippet, or 304 when the browser already holds this version."""
+    snippet = await _for_request(request)
     headers = {
         "ETag": snippet.etag,
         "Cache-Control": CACHE_CONTROL,

@@ -6,7 +6,9 @@ import re
 import secrets
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
+from edge.config_api.change_documents import Changes
 from edge.web.http import JsonDecoder
 
 # Any id a merchant already has (`12345678`, `cust-4242`, a Shopify customer id): GrowthBook
@@ -33,6 +35,7 @@ class ExperienceOut(msgspec.Struct):
     variation_id: str | None
     is_control: bool
     reason: str
+    changes: Changes | UnsetType = UNSET  # the shown variation's, when it has any
 
 
 class AssignResponse(msgspec.Struct):
@@ -42,6 +45,12 @@ class AssignResponse(msgspec.Struct):
     warnings: list[str]
     experiences: list[ExperienceOut]
     sticky: str
+
+
+class PreviewAnswer(msgspec.Struct):
+    """`GET /v1/preview`: the element the snippet applies over the normal answer."""
+
+    experience: ExperienceOut
 
 
 decode_request = JsonDecoder(AssignRequest)

@@ -206,7 +206,7 @@ def test_build_vip_or_wholesale_and_not_lapsed_then_save_start_and_preview(
 
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#save-message")).to_contain_text("Created as a draft.")
-    expect(page).to_have_url(re.compile(r"/admin/experiences/exp_[0-9a-f]{12}$"))
+    expect(page).to_have_url(re.compile(r"/admin/experiences/free-shipping-for-vips-and-active-wholesale$"))
     experience_id = page.url.rsplit("/", 1)[1]
     stored = world.experience(experience_id)
     assert stored["status"] == "draft"
@@ -227,6 +227,7 @@ def test_build_vip_or_wholesale_and_not_lapsed_then_save_start_and_preview(
     page.screenshot(path=str(artifacts_dir / "admin-editor.png"), full_page=True)
 
     page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Yes, start").click()
     expect(page.locator("#status-badge")).to_have_text("Live")
     expect(page.locator("#save-message")).to_contain_text("Started")
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
@@ -461,6 +462,7 @@ def test_advanced_audiences_in_order_by_keyboard_then_pause_and_end(
     page.screenshot(path=str(artifacts_dir / "admin-editor-advanced.png"), full_page=True)
 
     page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Yes, start").click()
     expect(page.locator("#status-badge")).to_have_text("Live")
     page.get_by_role("button", name="Pause").click()
     expect(page.locator("#status-badge")).to_have_text("Paused")

@@ -88,6 +88,19 @@ def test_wholesale_and_lapsed_wholesale_get_different_pricing(
     assert page.is_visible("#list-price") and not page.is_visible("#bulk-price")
 
 
+def test_the_page_changes_come_from_the_variations_alone(page: Page, demo: str) -> None:
+    page_html = urllib.request.urlopen(f"{demo}/", timeout=5).read().decode()
+    for word in ("free-shipping", "wholesale-pricing", "hero-copy", "Gear that goes further", "bulk-price"):
+        assert word not in page_html  # nothing on the page knows an experience
+    _visit(page, demo, "vip")
+    headline = {"further": "Gear that goes further", "outdoors": "Built for the outdoors"}
+    assert page.text_content("#hero") == headline[page.get_attribute("html", "data-kx-hero-copy") or ""]
+    assert page.evaluate("() => window.kxEdge.get('free-shipping').payload") == {"free_shipping": True}
+    _visit(page, demo, "wholesale")
+    assert page.evaluate("() => window.kxEdge.get('wholesale-pricing').payload")["tiers"][1] == [10, 159]
+    assert page.text_content("#bulk-price td:nth-child(2)") == "$189.00"
+
+
 def test_the_decision_sticks_across_page_views(page: Page, demo: str) -> None:
     _visit(page, demo, "vip")
     first = page.get_attribute("html", "data-kx-hero-copy")

@@ -1,8 +1,11 @@
-// The experience editor: basics, variations, targeting (Custom or Advanced), save with If-Match,
-// and the lifecycle buttons. Everything goes through the configuration API.
+// The experience editor: basics, variations and what each does on the store, targeting (Custom
+// or Advanced), save with If-Match, preview on the store, the lifecycle buttons (Start after a
+// confirmation), Duplicate and Delete. Everything goes through the configuration API.
 import { api, sitePath } from "./api.js";
 import { RuleBuilder } from "./builder.js";
+import { fromApi, renderChanges, toApi } from "./changes_editor.js";
 import { boot, h, say } from "./dom.js";
+import { StorePreview } from "./store_preview.js";
 
 const $ = (id) => document.getElementById(id);
 const config = boot();
@@ -29,8 +32,8 @@ const state = {
   etag: null,
   mode: "custom",
   variations: [
-    { id: "control", name: "Control", weight: 1, is_control: true, saved: false },
-    { id: "variant", name: "Variant", weight: 1, is_control: false, saved: false },
+    { id: "control", name: "Control", weight: 1, is_control: true, saved: false, form: fromApi(null) },
+    { id: "variant", name: "Variant", weight: 1, is_control: false, saved: false, form: fromApi(null), open: true },
   ],
   audiences: [],
   dirty: false,
@@ -57,6 +60,7 @@ function variationRow(v, i) {
         $(`${base}-id`).value = v.id;
       }
       refreshAssignOptions();
+      renderAllChanges();
       touched();
     },
   });
@@ -75,7 +79,7 @@ function variationRow(v, i) {
   const control = h("input", {
     type: "radio", name: "control", id: `${base}-control`, checked: v.is_control, "data-path": `variations[${i}].is_control`,
     "aria-describedby": "control-help",
-    onchange: () => { state.variations.forEach((other) => { other.is_control = other === v; }); touched(); },
+    onchange: () => { state.variations.forEach((other) => { other.is_control = other === v; }); renderAllChanges(); touched(); },
   });
   return h("tr", { "data-variation": i },
     h("td", {}, control, h("label", { for: `${base}-control`, class: "visually-hidden", text: `Variation ${i + 1} is the control` })),
@@ -103,11 +107,27 @@ function slug(text) {
 function renderVariations() {
   $("variation-rows").replaceChildren(...state.variations.map(variationRow));
   refreshAssignOptions();
+  renderAllChanges();
 }
+
+function renderAllChanges() {
+  const ended = state.status === "ended";
+  $("variation-changes").replaceChildren(...state.variations.map((v, i) => {
+    const section = h("section", { "aria-label": `Changes of variation ${i + 1}` });
+    renderChanges(section, v, i, { touched, disabled: ended });
+    return section;
+  }));
+}
+
+const preview = new StorePreview({
+  root: $("store-preview"), frame: $("preview-frame"), message: $("preview-message"),
+  pageInput: $("preview-page"), links: $("preview-links"),
+});
+$("preview-refresh").addEventListener("click", () => preview.refresh(state.id));
 
 $("add-variation").addEventListener("click", () => {
   const n = state.variations.length + 1;
-  state.variations.push({ id: `variation-${n}`, name: `Variation ${n}`, weight: 1, is_control: false, saved: false });
+  state.variations.push({ id: `variation-${n}`, name: `Variation ${n}`, weight: 1, is_control: false, saved: false, form: fromApi(null), open: true });
   renderVariations();
   touched();
   $(`variation-${n - 1}-name`).focus();
@@ -264,7 +284,8 @@ function apply(experience, etag) {
   state.status = experience.status;
   state.seed = experience.seed || null;
   state.etag = etag || `"${experience.version}"`;
-  state.variations = experience.variations.map((v) => ({ ...v, saved: true }));
+  const wasOpen = new Set(state.variations.filter((v) => v.open).map((v) => v.id));
+  state.variations = experience.variations.map((v) => ({ ...v, saved: true, form: fromApi(v.changes), open: wasOpen.has(v.id) }));
   $("name").value = experience.name;
   $("type").value = experience.type;
   $("type").disabled = true;
@@ -280,6 +301,7 @@ function apply(experience, etag) {
   document.title = `${experience.name} · kx-edge`;
   state.dirty = false;
   renderStatus();
+  preview.refresh(state.id);
 }
 
 function renderStatus() {
@@ -293,6 +315,10 @@ function renderStatus() {
   $("pause").hidden = s !== "live";
   $("end").hidden = !(s === "live" || s === "paused");
   $("save").hidden = s === "ended";
+  $("duplicate").hidden = !state.id;
+  $("delete").hidden = !state.id || s === "live";
+  $("start-confirm").hidden = true;
+  $("delete-confirm").hidden = true;
   $("lifecycle-help").textContent = STATUS_TEXT[s] || "";
   const ended = s === "ended";
   for (const field of form.querySelectorAll("input, select, textarea, button")) {
@@ -326,7 +352,12 @@ function documentFromForm() {
     name: $("name").value.trim(),
     status: state.status,
     traffic_percent: number($("traffic").value),
-    variations: state.variations.map((v) => ({ id: v.id.trim(), name: v.name.trim(), weight: number(v.weight), is_control: Boolean(v.is_control) })),
+    variations: state.variations.map((v, i) => {
+      const out = { id: v.id.trim(), name: v.name.trim(), weight: number(v.weight), is_control: Boolean(v.is_control) };
+      const changes = toApi(v.form, `variations[${i}].changes`, problems);
+      if (changes) out.changes = changes;
+      return out;
+    }),
   };
   if (state.seed) doc.seed = state.seed;
   if (!doc.name) problems.push({ path: "name", message: "give the experience a name" });
@@ -368,6 +399,10 @@ function clearProblems() {
 function describe(path) {
   let m;
   if (!path) return "";
+  if ((m = path.match(/^variations\[(\d+)\]\.changes\.?(\w*)(?:\[(\d+)\])?\.?(\w*)/))) {
+    const change = m[3] !== undefined ? `, change ${+m[3] + 1}${m[4] ? ` ${m[4]}` : ""}` : m[2] ? `, ${m[2]}` : "";
+    return `Variation ${+m[1] + 1}${change}`;
+  }
   if ((m = path.match(/^variations\[(\d+)\]\.?(\w*)/))) return `Variation ${+m[1] + 1}${m[2] ? ` ${m[2].replace("_", " ")}` : ""}`;
   const where = (rest) => {
     const c = rest.match(/any\[(\d+)\]\.all\[(\d+)\]/);
@@ -394,6 +429,14 @@ function fieldFor(path) {
 
 function showProblems(problems, title = "The experience was not saved:") {
   clearProblems();
+  // Problems inside a variation's changes: open its form so the field can be shown and focused.
+  let opened = false;
+  for (const problem of problems) {
+    const m = (problem.path || "").match(/^variations\[(\d+)\]\.changes/);
+    const v = m && state.variations[+m[1]];
+    if (v && !v.open) opened = v.open = true;
+  }
+  if (opened) renderAllChanges();
   $("errors-title").textContent = title;
   problems.forEach((problem, i) => {
     const text = `${describe(problem.path) ? describe(problem.path) + ": " : ""}${problem.message}`;
@@ -481,7 +524,61 @@ async function lifecycle(action, done) {
   handleWrite(result, done);
 }
 
-$("start").addEventListener("click", () => lifecycle("start", "Started: the experience is live."));
+$("start").addEventListener("click", () => {
+  $("start-confirm").hidden = false;
+  $("start").setAttribute("aria-expanded", "true");
+  $("start-yes").focus();
+});
+$("start-no").addEventListener("click", () => {
+  $("start-confirm").hidden = true;
+  $("start").setAttribute("aria-expanded", "false");
+  $("start").focus();
+});
+$("start-yes").addEventListener("click", () => {
+  $("start-confirm").hidden = true;
+  $("start").setAttribute("aria-expanded", "false");
+  lifecycle("start", "Started: the experience is live.");
+});
+
+// Duplicate: a new draft with the form's content (its own id and bucketing), opened at once.
+$("duplicate").addEventListener("click", async () => {
+  const { doc, problems } = documentFromForm();
+  if (problems.length) {
+    showProblems(problems, "The copy was not made:");
+    return;
+  }
+  const copy = { ...doc, name: `Copy of ${doc.name}`.slice(0, 200), status: "draft" };
+  delete copy.seed;
+  say(message, "Duplicating…");
+  const result = await api("POST", sitePath("/experiences"), { body: copy });
+  if (!result.ok) {
+    say(message, "");
+    showProblems(result.status === 422 && Array.isArray(result.error.details) ? result.error.details : [{ path: "", message: result.error.message }], "The copy was not made:");
+    return;
+  }
+  window.location.assign(`/admin/experiences/${encodeURIComponent(result.data.id)}?copied=1`);
+});
+
+$("delete").addEventListener("click", () => {
+  $("delete-confirm").hidden = false;
+  $("delete").setAttribute("aria-expanded", "true");
+  $("delete-no").focus();
+});
+$("delete-no").addEventListener("click", () => {
+  $("delete-confirm").hidden = true;
+  $("delete").setAttribute("aria-expanded", "false");
+  $("delete").focus();
+});
+$("delete-yes").addEventListener("click", async () => {
+  const result = await api("DELETE", sitePath(`/experiences/${encodeURIComponent(state.id)}`), { ifMatch: state.etag });
+  if (result.ok) {
+    window.location.assign("/admin/experiences?deleted=1");
+    return;
+  }
+  $("delete-confirm").hidden = true;
+  if (result.status === 412) showConflict();
+  else showProblems([{ path: "", message: result.error.message }], "The experience was not deleted:");
+});
 $("pause").addEventListener("click", () => lifecycle("pause", "Paused: nobody sees it until you resume it."));
 $("end").addEventListener("click", () => {
   if (window.confirm("End this experience? Ending is final: it stops for everyone and can no longer be edited.")) {
@@ -492,8 +589,10 @@ $("end").addEventListener("click", () => {
 // Start
 
 async function start() {
+  await preview.loadSite();
   if (state.id) {
     if (!(await load())) return;
+    if (new URLSearchParams(location.search).get("copied")) say(message, "Copied as a new draft. Review it, then save or start it.", "ok");
   } else {
     $("traffic").value = "100";
     custom.setRules(null);

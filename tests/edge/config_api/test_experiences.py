@@ -43,14 +43,23 @@ async def test_create_read_replace_delete_round_trip(shop: Shop) -> None:
     assert missing.status_code == 404 and error(missing)["code"] == "experience_not_found"
 
 
-async def test_create_without_an_id_generates_a_safe_one(shop: Shop) -> None:
-    body = {k: v for k, v in HERO.items() if k != "id"}
+async def test_create_without_an_id_takes_a_slug_of_the_name_unique_in_the_site(shop: Shop) -> None:
+    body = {k: v for k, v in HERO.items() if k != "id"} | {"name": "Free shipping: VIPs & Café!"}
     first, second = await shop.create(body), await shop.create(body)
     assert first.status_code == second.status_code == 201
+    assert (first.json()["id"], second.json()["id"]) == (
+        "free-shipping-vips-cafe",
+        "free-shipping-vips-cafe-2",
+    )
+    assert first.headers["location"].endswith("/free-shipping-vips-cafe")
+    assert (await shop.get("free-shipping-vips-cafe-2")).status_code == 200
+
+
+async def test_a_name_without_letters_or_digits_gets_a_random_id(shop: Shop) -> None:
+    body = {k: v for k, v in HERO.items() if k != "id"} | {"name": "!!! ???"}
+    first, second = await shop.create(body), await shop.create(body)
     generated = first.json()["id"]
     assert generated.startswith("exp_") and len(generated) == 16 and generated != second.json()["id"]
-    assert first.headers["location"].endswith("/" + generated)
-    assert (await shop.get(generated)).status_code == 200
 
 
 async def test_creating_an_existing_id_is_a_conflict(shop: Shop) -> None:

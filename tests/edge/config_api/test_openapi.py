@@ -216,7 +216,9 @@ def _connect_through_oauth(client: asgi.ASGIClient, site_id: str, auth: dict[str
 
 def _seed(client: asgi.ASGIClient, settings: Settings) -> Fixture:
     operator = {"Authorization": f"Bearer {settings.operator_token}"}
-    site = client.post("/v1/sites", json={"name": "Fuzzed", "allowed_origins": []}, headers=operator).json()
+    site = client.post(
+        "/v1/sites", json={"name": "Fuzzed", "allowed_origins": ["https://shop.example"]}, headers=operator
+    ).json()
     auth = {"Authorization": f"Bearer {site['api_key']}"}
     _connect_through_oauth(client, site["id"], auth)
     vip = {"any": [{"attribute": "klaviyo_segment", "operator": "equals", "value": VIP}]}
@@ -304,4 +306,5 @@ def test_schemathesis_finds_no_failures(fuzzed: tuple[schemathesis.BaseSchema, F
     assert not failures, "\n\n".join(failures)
     # The run reached the handlers' logic, not only 404s and 422s: most operations succeeded at least once.
     succeeded = {label for label, counter in seen.items() if any(200 <= status < 400 for status in counter)}
-    assert len(succeeded) >= len(operations) - 3, {label: dict(counter) for label, counter in seen.items()}
+    # GET /v1/preview needs a signed link, which generated input cannot forge.
+    assert len(succeeded) >= len(operations) - 4, {label: dict(counter) for label, counter in seen.items()}

@@ -1,11 +1,13 @@
 // kx-edge storefront snippet, part "core": settings, identity (_kx), the assign call, the
-// decisions on <html>, the public window.kxEdge API. Parts share one function scope (snippet.py
-// wraps them); comments stay on their own lines and no string or template spans two lines.
+// decisions on <html>, the answer kept for the next page view, hiding (veils), the public
+// window.kxEdge API. Parts share one function scope (snippet.py wraps them and minifies the whole).
 const w = window;
 const d = document;
 if (w.kxEdge && w.kxEdge.refresh) return;
 const YEAR = 31536000;
 const MAX_RETRIES = 5;
+// A kept answer older than this is not applied before the network answers (7 days, in ms).
+const KEEP_MS = 6048e5;
 // Klaviyo's exchange id: base64-like text, a dot, a short suffix (docs/KLAVIYO.md).
 const KX_RE = /^[\w+\/=.-]{1,500}$/;
 let el = null;
@@ -15,11 +17,17 @@ let timeoutMs = 2500;
 let sticky = null;
 let gen = 0;
 let timer = 0;
-let veil = null;
+// Set when the page is navigating away (a redirect): nothing is revealed any more.
+let leaving = false;
+// Set by parts that must not trust the kept answer (a forced preview).
+let fresh = false;
+// key -> <style> hiding what that key's changes touch ("*": the whole page)
+const veils = {};
 // experience key -> {a: attribute, v: value, c: class} currently on <html>
 const applied = {};
-// What the other parts add: fields of the assign body, steps after each answer.
-const hooks = { body: [], answered: [] };
+// What the other parts add: fields of the assign body, steps once settings are read, steps that
+// may rewrite an answer before it applies (awaited), what applies decisions, steps after each answer.
+const hooks = { body: [], init: [], merge: [], apply: [], answered: [] };
 
 const api = {
   decisions: [],
@@ -44,17 +52,19 @@ const readCookie = (name) => {
     return m[1];
   }
 };
-const writeCookie = (name, value) => {
+// age: seconds, or 0 for a session cookie (gone when the browser closes)
+const writeCookie = (name, value, age) => {
   if (readCookie(name) === value) return;
   const secure = location.protocol === "https:" ? "; Secure" : "";
-  d.cookie = name + "=" + encodeURIComponent(value) + "; path=/; max-age=" + YEAR + "; SameSite=Lax" + secure;
+  const life = age === 0 ? "" : "; max-age=" + (age || YEAR);
+  d.cookie = name + "=" + encodeURIComponent(value) + "; path=/" + life + "; SameSite=Lax" + secure;
 };
 const validKx = (v) => (typeof v === "string" && KX_RE.test(v) ? v : null);
 // URLSearchParams would turn a literal "+" into a space: decode the raw query ourselves.
-const urlKx = () => {
+const param = (name) => {
   for (const part of location.search.slice(1).split("&")) {
     const i = part.indexOf("=");
-    if (i > 0 && part.slice(0, i) === "_kx") {
+    if (i > 0 && part.slice(0, i) === name) {
       try {
         return decodeURIComponent(part.slice(i + 1));
       } catch (e) {
@@ -76,9 +86,33 @@ const klaKx = () => {
   }
 };
 const findKx = () => {
-  const kx = validKx(urlKx()) || validKx(klaKx()) || validKx(readCookie("kx_kx"));
+  const kx = validKx(param("_kx")) || validKx(klaKx()) || validKx(readCookie("kx_kx"));
   if (kx) writeCookie("kx_kx", kx);
   return kx;
+};
+
+// Hide what a key's changes touch until they apply: one rule per selector, so a selector this
+// browser rejects drops only its own rule.
+const veil = (k, sels) => {
+  let s = veils[k];
+  if (!s) {
+    s = veils[k] = d.createElement("style");
+    (d.head || d.documentElement).appendChild(s);
+  }
+  for (const sel of sels) {
+    const rule = sel + "{opacity:0!important}";
+    if (s.textContent.indexOf(rule) < 0) s.textContent += rule;
+  }
+};
+const unveil = (k) => {
+  if (veils[k] && !leaving) {
+    veils[k].remove();
+    delete veils[k];
+  }
+};
+// Reveal everything, except the keys in `keep` (experiences still pending).
+const reveal = (keep) => {
+  for (const k of Object.keys(veils)) if (!keep || !keep[k]) unveil(k);
 };
 
 const san = (s) => String(s).toLowerCase().replace(/[^a-z0-9_-]/g, "-");
@@ -102,20 +136,38 @@ const apply = (exps) => {
   for (const e of exps) {
     if (!e || typeof e.id !== "string" || !e.id) continue;
     const k = san(e.id);
+    const c = e.changes;
+    e.payload = c && "payload" in c ? c.payload : null;
     seen[k] = 1;
     if (e.status !== "decided") continue;
     const v = e.variation_id == null ? null : String(e.variation_id);
     put(k, v === null ? null : { a: "data-kx-" + k, v: v, c: "kx-" + k + "-" + san(v) });
   }
   for (const k of Object.keys(applied)) if (!seen[k]) put(k, null);
-};
-const reveal = () => {
-  if (veil) veil.remove();
-  veil = null;
+  for (const h of hooks.apply) h(exps);
 };
 const emit = (final, error) => {
   const detail = { decisions: api.decisions, identity: api.identity, visitor_id: api.visitorId, final: final, error: error };
   d.dispatchEvent(new CustomEvent("kxedge:decided", { detail: detail }));
+};
+
+// The last answer, kept in first-party storage so the next page view applies it at first paint.
+const keepKey = () => "kx_ans_" + site;
+const keep = (exps) => {
+  try {
+    localStorage.setItem(keepKey(), JSON.stringify({ t: Date.now(), v: api.visitorId, e: exps }));
+  } catch (e) {
+    // storage full or blocked: the next page view waits for the network
+  }
+};
+const kept = () => {
+  try {
+    const s = JSON.parse(localStorage.getItem(keepKey()));
+    if (!fresh && s && s.v === api.visitorId && Date.now() - s.t < KEEP_MS && Array.isArray(s.e)) return s.e;
+  } catch (e) {
+    // unreadable: ignore it
+  }
+  return null;
 };
 
 // A text/plain body keeps this a CORS simple request: no preflight, one round trip.
@@ -151,13 +203,14 @@ const run = () => {
         let r = null;
         try {
           r = await call(findKx());
+          for (const h of hooks.merge) if (r) await h(r);
         } catch (e) {
           r = null;
         }
         if (g !== gen) return done(api.decisions);
-        reveal();
-        // Fail open: keep what is shown (the control on a first visit), stop retrying.
+        // Fail open: show what is there (the control on a first visit), stop retrying.
         if (!r) {
+          reveal();
           done(api.decisions);
           return emit(true, true);
         }
@@ -171,10 +224,14 @@ const run = () => {
         }
         api.identity = typeof r.identity === "string" ? r.identity : null;
         api.decisions = r.experiences;
-        apply(r.experiences);
-        for (const h of hooks.answered) h(r);
-        const pending = r.identity === "pending" || r.experiences.some((e) => e && e.status === "pending");
+        const waiting = {};
+        for (const e of r.experiences) if (e && e.status === "pending") waiting[e.id] = 1;
+        const pending = r.identity === "pending" || Object.keys(waiting).length > 0;
         const final = !pending || tries >= MAX_RETRIES;
+        apply(r.experiences);
+        reveal(final ? null : waiting);
+        keep(r.experiences);
+        for (const h of hooks.answered) h(r);
         const sig = JSON.stringify([api.identity, r.experiences.map((e) => e && [e.id, e.status, e.variation_id])]);
         done(api.decisions);
         if (sig !== last || final) emit(final, false);
