@@ -25,6 +25,7 @@ from edge.app import create_app
 from edge.connect.link import redirect_uri
 from edge.services import Services
 from edge.settings import Settings
+from edge.settings.local_secrets import keep_secret
 from edge.sites.keys import new_site
 from oauth.crypto import TokenCipher
 from sandbox import DEMO_PEOPLE, SandboxState, create_fake_klaviyo, demo_state
@@ -77,7 +78,9 @@ def create_demo_app(settings: Settings) -> Starlette:
             )  # fmt: skip
         await _connect_through_oauth(settings.public_url, site.id, api_key)
         await svc.runtimes.reload(site.id)
-        _announce(settings.public_url, site.id, site.public_key, api_key, sandbox)
+        key_file = Path(settings.data_dir) / "demo-api-key"
+        keep_secret(key_file, api_key)  # never printed: the log stream is no place for a secret
+        _announce(settings.public_url, site.id, site.public_key, key_file, sandbox)
 
     app = create_app(
         settings,
@@ -145,7 +148,7 @@ async def _connect_through_oauth(
     logger.info("demo site connected to the sandbox Klaviyo through the OAuth flow")
 
 
-def _announce(public_url: str, site_id: str, public_key: str, api_key: str, sandbox: SandboxState) -> None:
+def _announce(public_url: str, site_id: str, public_key: str, key_file: Path, sandbox: SandboxState) -> None:
     base = public_url.rstrip("/")
     width = max(len(label) for label, _, _ in VISITS.values())
     lines = [
@@ -155,7 +158,7 @@ def _announce(public_url: str, site_id: str, public_key: str, api_key: str, sand
         f"  merchant page:   {base}/admin (the demo site's api key is filled in for you)",
         *(f"  {label.ljust(width)}  {base}/demo/visit/{name}" for name, (label, _, _) in VISITS.items()),
         f"  demo site: id {site_id}, public key {public_key}",
-        f"  configuration API key for the demo site (this run only): {api_key}",
+        f"  configuration API key for the demo site (this run only): kept in {key_file}",
         "",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)

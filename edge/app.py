@@ -138,7 +138,13 @@ def create_app(
             *admin_routes,
             *extra_routes,
         ],
-        middleware=[Middleware(RequestContextMiddleware, access_log=settings.access_log)],
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                access_log=settings.access_log,
+                hsts=settings.public_url.startswith("https://"),
+            )
+        ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

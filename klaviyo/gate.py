@@ -1,5 +1,8 @@
 """An in-process `RateGate`: sliding-window budgets per account and tier, and Retry-After blocks.
 
+One limiter for every Klaviyo budget of a process: the resolver's (the fleet gate's fallback) and
+the event sender's are both a `LocalRateGate`, each with its own windows and blocks.
+
 A sliding window (a log of recent call times) bounds the calls in *every* window of 1 s and 60 s,
 whatever their alignment, so it stays under Klaviyo's fixed windows however theirs are placed.
 
@@ -12,17 +15,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from klaviyo.types import KLAVIYO_LIMITS, Refusal, ReservingGate, Tier, TierLimit
 
 
-def budget_limits(fractions: Mapping[Tier, float] | float, *, share: float = 1.0) -> dict[Tier, TierLimit]:
-    """Klaviyo's limits scaled by a fraction per tier (or one for all) and by `share`."""
+def budget_limits(
+    fractions: Mapping[Tier, float] | float, *, share: float = 1.0, tiers: Iterable[Tier] | None = None
+) -> dict[Tier, TierLimit]:
+    """Klaviyo's limits (of `tiers`, default all) scaled by a fraction per tier (or one for all)
+    and by `share`."""
     result = {}
-    for tier, limit in KLAVIYO_LIMITS.items():
+    for tier in KLAVIYO_LIMITS if tiers is None else tiers:
         fraction = fractions if isinstance(fractions, float | int) else fractions.get(tier, 0.8)
-        result[tier] = limit.scaled(float(fraction) * share)
+        result[tier] = KLAVIYO_LIMITS[tier].scaled(float(fraction) * share)
     return result
 
 
@@ -39,6 +45,10 @@ class LocalRateGate:
         self._clock = clock
         self._calls: dict[tuple[str, Tier], deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+
+    def limit(self, tier: Tier) -> TierLimit:
+        """The budget of one tier (per account), as given."""
+        return self._limits[tier]
 
     def blocked_for(self, account_key: str) -> float:
         """Seconds left of a Retry-After block on this account (0 when none)."""

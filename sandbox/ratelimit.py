@@ -1,5 +1,9 @@
 """Klaviyo's rate limits: per account and endpoint tier, a burst (1 s) and a steady (1 min)
-fixed window; a request counts only when both windows still have room."""
+fixed window; a request counts only when both windows still have room.
+
+The table is the fake's own, from Klaviyo's published limits, not the service's (`klaviyo/`):
+a fake that read the service's table could never catch a mistake in it.
+"""
 
 from __future__ import annotations
 

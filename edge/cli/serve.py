@@ -10,7 +10,7 @@ from pathlib import Path
 import uvicorn
 
 from edge.settings import LoadResult
-from edge.settings.local_secrets import ensure_local_secrets
+from edge.settings.local_secrets import LocalSecrets, ensure_local_secrets
 
 SERVICE_APP = "edge.asgi:create_app_from_environment"
 # The demo (a sandbox Klaviyo and a demo storefront beside the service) is a package of its own
@@ -48,7 +48,7 @@ def serve(
     if config_path is not None:
         os.environ["KX_EDGE_CONFIG"] = str(config_path)
 
-    _banner(settings.public_url, local.operator_token_path, settings.operator_token)
+    print(banner(settings.public_url, local, terminal=sys.stderr.isatty()), file=sys.stderr, flush=True)
     uvicorn.run(
         DEMO_APP if demo else SERVICE_APP,
         factory=True,
@@ -66,9 +66,17 @@ def serve(
     return 0
 
 
-def _banner(url: str, token_path: Path | None, token: str | None) -> None:
+def banner(url: str, local: LocalSecrets, *, terminal: bool) -> str:
+    """The start-up lines. The operator token is shown once, at the start that created it, and
+    only on a terminal: stderr that is not one is a log stream (a file, a collector), and a
+    secret never goes there. Every other start says where the token is kept."""
     lines = [f"kx-edge listening on {url}"]
-    if token_path is not None and token:
-        # Printed to the terminal on purpose (docs/DESIGN.md: zero configuration); never logged.
-        lines.append(f"operator token (kept in {token_path}): {token}")
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    path, token = local.operator_token_path, local.settings.operator_token
+    if path is not None and token:
+        if local.operator_token_created and terminal:
+            lines.append(f"operator token (new, shown this once; kept in {path}): {token}")
+        elif local.operator_token_created:
+            lines.append(f"operator token: new, kept in {path} (not shown: stderr is not a terminal)")
+        else:
+            lines.append(f"operator token: kept in {path}")
+    return "\n".join(lines)

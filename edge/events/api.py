@@ -15,8 +15,8 @@ from enum import StrEnum
 import httpx
 import msgspec
 
-from edge.events.budget import EventsBudget, EventTier
-from klaviyo import JSON_API, TokenSource, retry_after_seconds
+from edge.events.budget import EventsBudget
+from klaviyo import JSON_API, Tier, TokenSource, retry_after_seconds
 from oauth.errors import NotConnected
 
 EVENTS_PATH = "api/events"
@@ -71,19 +71,19 @@ class EventsApi:
         self._timeout = timeout_s
 
     async def post_event(self, site_id: str, account: str, body: bytes) -> PostResult:
-        return await self._post(site_id, account, EventTier.EVENTS, EVENTS_PATH, body)
+        return await self._post(site_id, account, Tier.EVENTS, EVENTS_PATH, body)
 
     async def post_bulk(self, site_id: str, account: str, body: bytes) -> PostResult:
-        return await self._post(site_id, account, EventTier.BULK, BULK_PATH, body)
+        return await self._post(site_id, account, Tier.BULK_EVENTS, BULK_PATH, body)
 
-    async def _post(self, site_id: str, account: str, tier: EventTier, path: str, body: bytes) -> PostResult:
+    async def _post(self, site_id: str, account: str, tier: Tier, path: str, body: bytes) -> PostResult:
         url = self._base.join(path)
         token: str | None = None
         refreshed = False
         while True:
-            wait = self.budget.take(account, tier)
-            if wait is not None:
-                return PostResult(Outcome.WAIT, wait_s=wait)
+            refusal = self.budget.take_now(account, tier)
+            if refusal is not None:
+                return PostResult(Outcome.WAIT, wait_s=refusal.retry_after_s)
             try:
                 if token is None:
                     token = await self._tokens.access_token(site_id)
@@ -113,7 +113,7 @@ class EventsApi:
                 continue
             if status == 429:
                 wait_s = retry_after_seconds(response.headers.get("Retry-After"), 1.0)
-                self.budget.block(account, wait_s)
+                self.budget.block_now(account, wait_s)
                 return PostResult(Outcome.WAIT, f"429 from Klaviyo, Retry-After {wait_s:g} s", wait_s)
             if status == 401 or status >= 500 or status == 408:
                 return PostResult(Outcome.RETRY, f"HTTP {status} from Klaviyo{_detail(response)}")

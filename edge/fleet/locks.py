@@ -1,36 +1,30 @@
 """The lock implementations the edge supplies to oauth/ (and uses itself): local and Redis.
 
-`RedisLockProvider` is a single-instance Redis lock: `SET key token NX PX ttl` to take it, a Lua
-compare-and-delete to release it (only the owner's token deletes the key), polling until the
-wait runs out. Keys look like `{prefix}lock:{<name>}`, a Cluster hash tag around the name. When
-Redis fails, locking degrades to this process's local lock for a while (logged once per
-interval): callers keep working, with exclusion only inside the process until Redis is back.
+`RedisLockProvider` is redis-py's `Lock` (`SET key token NX PX ttl` to take it, a Lua
+compare-and-delete to release it, so only the owner's token deletes the key), polling every
+`poll_interval_s` until the wait runs out. Its waiters poll: that is fine here, where the lock
+guards a token refresh (one an hour per connection) and is contended only while one runs. Keys
+look like `{prefix}lock:{<name>}`, a Cluster hash tag around the name. When Redis fails, locking
+degrades to this process's local lock for a while (logged once per interval): callers keep
+working, with exclusion only inside the process until Redis is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError, RedisError
 
 from oauth.errors import LockTimeout
 from oauth.memory import MemoryLockProvider
 
 logger = logging.getLogger(__name__)
-
-_RELEASE = """
-if redis.call("get", KEYS[1]) == ARGV[1] then
-    return redis.call("del", KEYS[1])
-end
-return 0
-"""
 
 
 class LocalLockProvider(MemoryLockProvider):
@@ -40,8 +34,9 @@ class LocalLockProvider(MemoryLockProvider):
 class RedisLockProvider:
     """`LockProvider` over Redis, shared by every process that uses the same Redis and prefix.
 
-    `op_timeout_s` bounds each Redis command (the client's own retries can take seconds);
-    after a Redis failure the provider uses `fallback` alone for `retry_after_s`.
+    Each Redis command is bounded by the client's own socket timeout (the app's client has one);
+    `op_timeout_s` bounds the release and, beyond the wait and one poll, the taking. After a Redis
+    failure the provider uses `fallback` alone for `retry_after_s`.
     """
 
     def __init__(
@@ -62,7 +57,6 @@ class RedisLockProvider:
         self._op_timeout_s = op_timeout_s
         self._retry_after_s = retry_after_s
         self._clock = clock
-        self._release_script = redis.register_script(_RELEASE)
         self._down_until = float("-inf")
 
     def key(self, name: str) -> str:
@@ -70,14 +64,21 @@ class RedisLockProvider:
 
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
-        deadline = self._clock() + max(wait_s, 0.0)
-        key = self.key(name)
-        token = secrets.token_hex(16)
+        wait_s = max(wait_s, 0.0)
+        deadline = self._clock() + wait_s
+        lock = Lock(
+            self._redis,
+            self.key(name),
+            timeout=max(ttl_s, 0.001),
+            sleep=self._poll_interval_s,
+            thread_local=False,  # one event loop: the lock object itself holds the token
+        )
         acquired = False
         degraded = self._clock() < self._down_until
         if not degraded:
             try:
-                acquired = await self._acquire(key, token, ttl_s, deadline)
+                async with asyncio.timeout(wait_s + self._poll_interval_s + self._op_timeout_s):
+                    acquired = await lock.acquire(blocking=wait_s > 0, blocking_timeout=wait_s)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._redis_failed(exc)
                 degraded = True
@@ -90,25 +91,15 @@ class RedisLockProvider:
         try:
             yield
         finally:
-            await self._release(key, token)
+            await self._release(lock, name, ttl_s)
 
-    async def _acquire(self, key: str, token: str, ttl_s: float, deadline: float) -> bool:
-        ttl_ms = max(int(ttl_s * 1000), 1)
-        while True:
-            async with asyncio.timeout(self._op_timeout_s):
-                if await self._redis.set(key, token, nx=True, px=ttl_ms):
-                    return True
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return False
-            # Jitter keeps waiters from polling in lockstep.
-            pause = self._poll_interval_s * random.uniform(0.5, 1.5)
-            await asyncio.sleep(min(pause, remaining))
-
-    async def _release(self, key: str, token: str) -> None:
+    async def _release(self, lock: Lock, name: str, ttl_s: float) -> None:
         try:
             async with asyncio.timeout(self._op_timeout_s):
-                await self._release_script(keys=[key], args=[token])
+                await lock.release()
+        except LockNotOwnedError:
+            # The key expired (and someone else may hold it now): the body outlived the TTL.
+            logger.warning("lock %r was held longer than its %gs TTL and had expired", name, ttl_s)
         except (RedisError, OSError, TimeoutError) as exc:
             # The key expires after its TTL; nothing else to do.
             self._redis_failed(exc)

@@ -53,7 +53,8 @@ class TextFormatter(logging.Formatter):
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces any configured secret value in a record's message and arguments."""
+    """Replaces any configured secret value in a record's message and arguments, its exception
+    and its extra fields (which the JSON lines carry too)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -70,6 +71,13 @@ class RedactSecrets(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_ATTRS or key.startswith("_") or isinstance(value, int | float | bool | None):
+                continue
+            text = value if isinstance(value, str) else str(value)  # what JsonFormatter would write
+            redacted = self._redact(text)
+            if redacted != text:
+                setattr(record, key, redacted)
         return True
 
     def _redact(self, text: str) -> str:

@@ -17,8 +17,10 @@ from edge.settings.loading import Settings
 @dataclass(frozen=True, slots=True)
 class LocalSecrets:
     settings: Settings
-    generated_operator_token: bool
     operator_token_path: Path | None
+    """Where the operator token is kept; None when it came from the environment."""
+    operator_token_created: bool = False
+    """This call created the token: the one start at which it may be shown."""
 
 
 def ensure_local_secrets(settings: Settings) -> LocalSecrets:
@@ -28,25 +30,35 @@ def ensure_local_secrets(settings: Settings) -> LocalSecrets:
     tokens and signed sticky cookies survive restarts.
     """
     if settings.env is not None:
-        return LocalSecrets(settings, generated_operator_token=False, operator_token_path=None)
+        return LocalSecrets(settings, operator_token_path=None)
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     updated = settings
     if not settings.secret_key:
-        updated = replace(updated, secret_key=_read_or_create(data_dir / "secret-key"))
-    token_path: Path | None = None
-    if not settings.operator_token:
-        token_path = data_dir / "operator-token"
-        updated = replace(updated, operator_token=_read_or_create(token_path))
-    return LocalSecrets(updated, generated_operator_token=token_path is not None,
-                        operator_token_path=token_path)  # fmt: skip
+        secret_key, _ = _read_or_create(data_dir / "secret-key")
+        updated = replace(updated, secret_key=secret_key)
+    if settings.operator_token:
+        return LocalSecrets(updated, operator_token_path=None)
+    token_path = data_dir / "operator-token"
+    token, created = _read_or_create(token_path)
+    return LocalSecrets(replace(updated, operator_token=token), token_path, operator_token_created=created)
 
 
-def _read_or_create(path: Path) -> str:
+def keep_secret(path: Path, value: str) -> None:
+    """Write `value` to `path` (replacing it) readable by this user only (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+
+
+def _read_or_create(path: Path) -> tuple[str, bool]:
+    """The secret kept at `path`, and whether this call created it."""
     try:
         value = path.read_text(encoding="ascii").strip()
         if value:
-            return value
+            return value, False
     except FileNotFoundError:
         pass
     value = secrets.token_urlsafe(32)
@@ -54,7 +66,7 @@ def _read_or_create(path: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip(), False
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(value + "\n")
-    return value
+    return value, True

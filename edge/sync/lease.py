@@ -1,11 +1,12 @@
 """One syncer per account across the fleet: a Redis lease.
 
-A worker takes it with `SET key token NX PX ttl` and, while it holds it, renews it every tick
-with a script that extends it only if it still holds its token. A holder that dies stops renewing;
-the lease expires after `lease_ttl_s` and the next worker to try takes it. Every write of the
-holder's (records, the index swap) is fenced by the same token, so a holder that lost the lease
-without noticing (a long pause) cannot overwrite its successor's work. Without Redis there is no
-fleet: the process always holds the lease.
+The lease is redis-py's `Lock` with a TTL, taken without waiting (`SET key token NX PX ttl`)
+and, while held, renewed every tick by `reacquire` (a script that resets the TTL only if the key
+still holds this worker's token). A holder that dies stops renewing; the lease expires after
+`lease_ttl_s` and the next worker to try takes it. Every write of the holder's (records, the
+index swap) is fenced by the same token, so a holder that lost the lease without noticing (a long
+pause) cannot overwrite its successor's work. Without Redis there is no fleet: the process always
+holds the lease.
 """
 
 from __future__ import annotations
@@ -14,17 +15,10 @@ import contextlib
 import secrets
 
 import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from edge.resolver.redis_guard import RedisDown, RedisGuard
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class LocalLease:
@@ -45,9 +39,9 @@ class RedisLease:
     def __init__(self, guard: RedisGuard, key: str, ttl_s: float) -> None:
         self._guard = guard
         self._key = key
-        self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._ttl_s = max(ttl_s, 0.001)
         self._token = secrets.token_hex(8)
-        self._held = False
+        self._lock: Lock | None = None
 
     @property
     def token(self) -> str:
@@ -56,29 +50,40 @@ class RedisLease:
     async def hold(self) -> bool:
         """Renew the lease if held, else try to take it; False when another worker holds it or
         Redis does not answer (then this worker must stop syncing)."""
-        key, token, ttl = self._key, self._token, self._ttl_ms
-
-        async def renew(r: aioredis.Redis) -> bool:
-            return bool(await r.eval(_RENEW, 1, key, token, ttl))
-
-        async def take(r: aioredis.Redis) -> bool:
-            return bool(await r.set(key, token, nx=True, px=ttl))
-
         try:
-            if self._held and await self._guard.run(renew):
+            if self._lock is not None and await self._guard.run(self._renew):
                 return True
-            self._held = await self._guard.run(take)
+            self._lock = None
+            if await self._guard.run(self._take):
+                return True
         except RedisDown:
-            self._held = False
-        return self._held
+            pass
+        self._lock = None
+        return False
 
     async def release(self) -> None:
         """Give the lease up at once (graceful shutdown): another worker takes over next tick."""
-        self._held = False
-        key, token = self._key, self._token
+        lock, self._lock = self._lock, None
+        if lock is None:
+            return
 
-        async def command(r: aioredis.Redis) -> object:
-            return await r.eval(_RELEASE, 1, key, token)
+        async def command(r: aioredis.Redis) -> None:
+            with contextlib.suppress(LockError):  # expired or taken meanwhile: nothing to give up
+                await lock.release()
 
         with contextlib.suppress(RedisDown):
             await self._guard.run(command)
+
+    async def _renew(self, redis: aioredis.Redis) -> bool:
+        assert self._lock is not None
+        try:
+            return bool(await self._lock.reacquire())
+        except LockError:  # not ours any more (it expired, or someone took it)
+            return False
+
+    async def _take(self, redis: aioredis.Redis) -> bool:
+        lock = Lock(redis, self._key, timeout=self._ttl_s, thread_local=False)
+        if not await lock.acquire(blocking=False, token=self._token):
+            return False
+        self._lock = lock
+        return True

@@ -1,8 +1,10 @@
 """Raw ASGI middleware: request ids, the access log and baseline response headers.
 
-Written against ASGI directly (not BaseHTTPMiddleware): it costs one contextvar set and one
-header append per request. `/v1/assign` does not pass through it (`EdgeApp` answers it first and
-does the same itself). Request ids come from the app's `Services.request_ids`.
+Written against ASGI directly (not BaseHTTPMiddleware): it costs one contextvar set and a few
+header appends per request. `/v1/assign` does not pass through it (`EdgeApp` answers it first and
+does the same itself). Request ids come from the app's `Services.request_ids`. With `hsts` (the
+public URL is https) every answer also tells browsers to use only https here for a year
+(`Strict-Transport-Security`), also when a TLS-terminating proxy talks plain http to us.
 """
 
 from __future__ import annotations
@@ -16,12 +18,17 @@ from edge.ops.logs import request_id_var
 from edge.web.request_ids import RequestIds, incoming
 
 access_logger = logging.getLogger("kx_edge.access")
+HSTS = b"max-age=31536000"  # no includeSubDomains: the merchant's other hosts are not ours to pin
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True, hsts: bool = False) -> None:
         self.app = app
         self.access_log = access_log
+        baseline = [(b"x-content-type-options", b"nosniff")]
+        if hsts:
+            baseline.append((b"strict-transport-security", HSTS))
+        self.baseline = tuple(baseline)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,7 +46,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", header_value))
-                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.extend(self.baseline)
                 message["headers"] = headers
             await send(message)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sandbox
 from klaviyo import KLAVIYO_LIMITS, LocalRateGate, ReservedGate, Tier, TierLimit, budget_limits
 from klaviyo.gate import reserved
 
@@ -88,3 +89,18 @@ def test_a_reserve_never_leaves_background_work_without_any_call() -> None:
     assert reserved(TierLimit(1, 3), 0.5) == TierLimit(1, 1)
     assert reserved(TierLimit(60, 560), 0.3) == TierLimit(42, 392)
     assert reserved(TierLimit(60, 560), 0.0) == TierLimit(60, 560)
+
+
+def test_our_one_limits_table_agrees_with_the_sandboxs_own_copy() -> None:
+    """The sandbox (the fake Klaviyo) keeps its table apart on purpose, so that a mistake in ours
+    cannot hide in the fake too; they must say the same for every tier we call."""
+    for tier, limit in KLAVIYO_LIMITS.items():
+        theirs = sandbox.DEFAULT_LIMITS[sandbox.Tier(tier.value)]
+        assert (limit.per_second, limit.per_minute) == (theirs.burst, theirs.steady), tier
+
+
+def test_a_budget_can_be_cut_for_some_tiers_only() -> None:
+    limits = budget_limits(0.5, share=0.5, tiers=(Tier.EVENTS, Tier.BULK_EVENTS))
+    assert limits == {Tier.EVENTS: TierLimit(87, 875), Tier.BULK_EVENTS: TierLimit(2, 37)}
+    gate = LocalRateGate(limits, clock=Clock())
+    assert gate.limit(Tier.EVENTS) == TierLimit(87, 875)

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from edge.events.api import EventsApi, Outcome, PostResult
-from edge.events.budget import EventsBudget, EventTier
+from edge.events.budget import EventsBudget
 from edge.events.outbox import NewEvent, VisitWrite
 from edge.events.sender import Sender, SenderConfig
 from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.triggers import Trigger
+from klaviyo import Tier, TierLimit
 from oauth.connection import Connection, ConnectionStatus
 from tests.edge.events.conftest import WITH_EVENTS, WITHOUT_EVENTS
 
@@ -168,14 +169,15 @@ async def test_the_connection_decides_before_anything_is_sent(
 def test_the_budget_keeps_under_klaviyo_limits_and_honours_retry_after() -> None:
     clock = Clock()
     budget = EventsBudget(fraction=0.8, clock=clock)
-    assert budget.limits(EventTier.BULK) == (8, 120)
-    assert all(budget.take("A", EventTier.BULK) is None for _ in range(8))
-    wait = budget.take("A", EventTier.BULK)
-    assert wait is not None and 0 < wait <= 1.0
-    assert budget.take("B", EventTier.BULK) is None  # per account
+    assert budget.limit(Tier.BULK_EVENTS) == TierLimit(8, 120)
+    assert all(budget.take_now("A", Tier.BULK_EVENTS) is None for _ in range(8))
+    refusal = budget.take_now("A", Tier.BULK_EVENTS)
+    assert refusal is not None and 0 < refusal.retry_after_s <= 1.0
+    assert budget.take_now("B", Tier.BULK_EVENTS) is None  # per account
     clock.now += 1.0
-    assert budget.take("A", EventTier.BULK) is None
-    budget.block("A", 5.0)
-    assert budget.take("A", EventTier.EVENTS) == pytest.approx(5.0)
-    budget.block("A", 1.0)  # a shorter block never shortens a longer one
+    assert budget.take_now("A", Tier.BULK_EVENTS) is None
+    budget.block_now("A", 5.0)
+    blocked = budget.take_now("A", Tier.EVENTS)
+    assert blocked is not None and blocked.retry_after_s == pytest.approx(5.0)
+    budget.block_now("A", 1.0)  # a shorter block never shortens a longer one
     assert budget.blocked_for("A") == pytest.approx(5.0)

@@ -215,3 +215,26 @@ async def test_redis_is_tried_again_after_the_retry_interval(
         assert len([r for r in caplog.records if r.name == "edge.fleet.locks"]) == 1
     finally:
         await flaky.aclose()
+
+
+@pytest.mark.redis
+async def test_a_body_that_outlives_its_ttl_is_reported_and_deletes_nothing(
+    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    locks = RedisLockProvider(clients[0], redis_prefix)
+    key = locks.key("site")
+    with caplog.at_level(logging.WARNING, logger="edge.fleet.locks"):
+        async with locks.lock("site", 0.1, 1.0):
+
+            async def expired() -> bool:
+                return await clients[0].exists(key) == 0
+
+            await wait_until_async(expired, timeout=5, what="the TTL")
+            await clients[1].set(key, "the next holder", px=5000)
+    assert await clients[0].get(key) == b"the next holder"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "edge.fleet.locks"]
+    assert warnings == ["lock 'site' was held longer than its 0.1s TTL and had expired"]
+    # Not a Redis failure: the next lock still goes through Redis.
+    await clients[0].delete(key)
+    async with locks.lock("site", 5.0, 0.0):
+        assert await clients[1].exists(key) == 1

@@ -74,3 +74,15 @@ def test_uvicorns_own_access_line_is_never_built() -> None:
     finally:
         root.handlers[:], level, access.propagate, access.disabled = saved
         root.setLevel(level)
+
+
+def test_secrets_in_extra_fields_are_redacted_too() -> None:
+    secret = "op_abcdefghijklmnopqrstuvwxyz"
+    record = _record("site created")
+    record.token = secret
+    record.detail = {"authorization": f"Bearer {secret}"}
+    record.count = 3
+    RedactSecrets([secret]).filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert secret not in json.dumps(line)
+    assert line["token"] == "[redacted]" and line["count"] == 3

@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.asyncio import Redis
 
 from edge.resolver import Identified, Source
+from edge.resolver.metrics import ResolverMetrics
+from edge.resolver.redis_guard import RedisGuard
 from edge.sync import SegmentRecord, keys
+from edge.sync.lease import RedisLease
 from edge.sync.redis_store import RedisStore
 from tests.edge.sync.conftest import ACCOUNT, CONN, SEG_A, MakePair, Sandbox, WallClock, fresh, iso, kx_of
 from tests.waiting import wait_until, wait_until_async
@@ -146,3 +150,27 @@ def test_the_lease_is_handed_over_when_the_holder_dies(
         assert other.process.poll() is None
     finally:
         client.close()
+
+
+async def test_a_lease_is_taken_once_renewed_while_held_and_given_up(
+    redis_url: str, redis_prefix: str
+) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        guard = RedisGuard(client, ResolverMetrics())
+        key = keys.lease(redis_prefix, ACCOUNT)
+        mine, theirs = RedisLease(guard, key, 5.0), RedisLease(guard, key, 5.0)
+        assert await mine.hold() and not await theirs.hold()
+        assert await client.get(key) == mine.token.encode()  # the fencing token is the key's value
+        await client.pexpire(key, 100)
+        assert await mine.hold()  # renewing puts the whole TTL back
+        assert await client.pttl(key) > 1000
+        await client.set(key, "someone-else", px=5000)  # lost without noticing (a long pause)
+        assert not await mine.hold()
+        await client.delete(key)
+        assert await theirs.hold()
+        await theirs.release()
+        assert await client.exists(key) == 0
+        await mine.release()  # holding nothing: a no-op
+    finally:
+        await client.aclose()
