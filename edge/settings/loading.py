@@ -68,7 +68,7 @@ class Settings:
     redis_prefix: str = "kxe:"
     public_url: str = ""  # empty: derived from --host/--port by `kx-edge serve`
     log_level: str = "info"
-    log_format: str = "json"
+    log_format: str = "auto"  # auto: text when stderr is a terminal, JSON otherwise
     access_log: bool = True
     # `/v1/assign` under `access_log`: one summary line per interval, a line per request, or none.
     assign_access_log: str = "summary"
@@ -339,8 +339,8 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append("redis_url: must start with redis://, rediss:// or unix://")
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(f"{_source_name('log_level')}: one of debug, info, warning, error")
-    if settings.log_format not in {"json", "text"}:
-        problems.append(f"{_source_name('log_format')}: json or text")
+    if settings.log_format not in {"auto", "json", "text"}:
+        problems.append(f"{_source_name('log_format')}: auto (text on a terminal, else JSON), json or text")
     if settings.assign_access_log not in {"summary", "every", "off"}:
         problems.append(f"{_source_name('assign_access_log')}: summary, every or off")
     if settings.compatibility_date is not None and not re.fullmatch(
