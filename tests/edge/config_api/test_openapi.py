@@ -129,7 +129,7 @@ def test_the_trigger_views_have_one_field_per_trigger() -> None:
 def test_the_experience_schema_is_generated_from_the_types() -> None:
     schemas = build_openapi()["components"]["schemas"]
     experience = schemas["ExperienceDocument"]
-    assert set(experience["required"]) == {"type", "name", "targeting", "variations"}
+    assert set(experience["required"]) == {"type", "name", "variations"}
     assert experience["additionalProperties"] is False
     assert experience["properties"]["traffic_percent"] == {
         "type": "number",
