@@ -217,8 +217,32 @@ async def integrations(request: Request) -> Response:
         "klaviyo": view,
         "klaviyo_configured": svc.klaviyo is not None,
         "connected_at": _utc(view["connected_at"]),
+        "outcome": _connect_outcome(request, view["status"]),
     }
     return _render(request, "integrations.html", context, signed=signed)
+
+
+# Klaviyo's OAuth error codes a merchant may meet on the way back (anything else shows as given).
+_DECLINED: Final = {
+    "access_denied": "permission was not granted",
+    "invalid_scope": "Klaviyo did not accept the permissions kx-edge asked for",
+}
+
+
+def _connect_outcome(request: Request, status: str) -> dict[str, str] | None:
+    """What "Sign in with Klaviyo" came back with (the callback's redirect says it in the query).
+
+    "connected" is shown only when the stored status agrees, so a crafted link cannot claim a
+    connection that is not there."""
+    outcome = request.query_params.get("klaviyo")
+    if outcome == "connected" and status == "active":
+        return {"kind": "ok", "text": "Klaviyo is connected."}
+    if outcome == "denied":
+        error = request.query_params.get("error", "access_denied")[:100]
+        meaning = _DECLINED.get(error, "Klaviyo did not complete the connection")
+        return {"kind": "error", "text": f"Klaviyo was not connected: {meaning} ({error}). Your connection is "
+                "unchanged; click Sign in with Klaviyo to try again."}  # fmt: skip
+    return None
 
 
 async def experiences(request: Request) -> Response:

@@ -29,6 +29,14 @@ from edge.config_api.documents import (
 )
 from edge.config_api.explaining import ExplainRequest, ExplainResponse
 from edge.config_api.sites import SiteCreate, SitePatch
+from edge.config_api.transfer import (
+    EXPORT_PATH,
+    IMPORT_PATH,
+    ExperiencesExport,
+    ImportResult,
+    ImportStatus,
+    OnConflict,
+)
 from edge.config_api.views import (
     ConnectStarted,
     ErrorResponse,
@@ -166,6 +174,21 @@ OPERATIONS: Final[tuple[Op, ...]] = (
     _action("start", "Start (draft or paused -> live)."),
     _action("pause", "Pause (live -> paused)."),
     _action("end", "End (-> ended, final)."),
+    Op("GET", EXPORT_PATH, "exportExperiences", "Every experience of the site, as one document.",
+       "experiences", (Answer(200, "The export: POST it to another site's import.", ExperiencesExport),),
+       (401, 404)),
+    Op("POST", IMPORT_PATH, "importExperiences", "Import experiences from an export (all or nothing).",
+       "experiences", (Answer(200, "What was created, replaced and skipped, with warnings.", ImportResult),),
+       (400, 401, 404, 409, 413, 422, 503), request=ExperiencesExport,
+       params=(
+           Param("on_conflict", "query", {"enum": [str(c) for c in OnConflict], "default": "fail"},
+                 "An id the site already has: fail (409, nothing imported), skip it, or replace it."),
+           Param("status", "query", {"enum": [str(s) for s in ImportStatus], "default": "draft"},
+                 "draft: new experiences arrive as drafts, replaced ones keep their status; keep: the "
+                 "exported statuses (lifecycle rules apply)."),
+       ),
+       description="The whole document is validated before anything is written (paths are prefixed "
+       "experiences[i].). Segment ids must exist in the site's Klaviyo account."),
     Op("GET", "/v1/sites/{site_id}/klaviyo", "getKlaviyoConnection", "The Klaviyo connection's status.",
        "klaviyo", (Answer(200, "The connection.", KlaviyoStatus),), (401, 404)),
     Op("POST", "/v1/sites/{site_id}/klaviyo/connect", "connectKlaviyo", "Start connecting Klaviyo (OAuth).",

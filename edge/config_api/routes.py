@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from edge.config_api import experiences, explain, openapi, segments, sites, triggers
+from edge.config_api import experiences, explain, openapi, segments, sites, transfer, triggers
 
 routes: list[BaseRoute] = [
     *sites.routes,
     *experiences.routes,
+    *transfer.routes,
     *segments.routes,
     *explain.routes,
     *triggers.routes,
