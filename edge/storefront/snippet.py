@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 SOURCE_DIR = Path(__file__).with_name("static") / "snippet"
-PARTS = ("core.js", "start.js")
+PARTS = ("core.js", "diagnostics.js", "start.js")
 BANNER = "/*! kx-edge storefront snippet: A/B tests and personalization in one round trip. */"
 MEDIA_TYPE = "application/javascript; charset=utf-8"
 CACHE_CONTROL = "public, max-age=300"
