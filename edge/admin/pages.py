@@ -245,6 +245,10 @@ def _connect_outcome(request: Request, status: str) -> dict[str, str] | None:
     return None
 
 
+# What runs comes first: the list answers "what is running and how is it doing".
+_STATUS_ORDER: Final = {"live": 0, "paused": 1, "draft": 2, "ended": 3}
+
+
 async def experiences(request: Request) -> Response:
     signed = await _signed_in(request)
     if isinstance(signed, Response):
@@ -258,9 +262,13 @@ async def experiences(request: Request) -> Response:
             "status": r.status,
             "traffic_percent": r.body.get("traffic_percent", 100),
             "mode": (r.body.get("targeting") or {}).get("mode", "custom"),
+            "variations": len(r.body.get("variations") or ()),
             "updated_at": r.updated_at,
+            # Visitors per experience come from the results store once it exists; until then
+            # the column says so rather than showing a number nobody counted.
+            "visitors": None,
         }
-        for r in records
+        for r in sorted(records, key=lambda r: _STATUS_ORDER.get(r.status, 9))
     ]
     return _render(request, "experiences.html", {"page": "experiences", "rows": rows}, signed=signed)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from edge.config_api import experiences, explain, openapi, segments, sites, transfer, triggers
+from edge.config_api import api_docs, experiences, explain, openapi, segments, sites, transfer, triggers
 
 routes: list[BaseRoute] = [
     *sites.routes,
@@ -14,4 +14,5 @@ routes: list[BaseRoute] = [
     *explain.routes,
     *triggers.routes,
     *openapi.routes,
+    *api_docs.routes,
 ]

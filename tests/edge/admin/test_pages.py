@@ -87,7 +87,7 @@ async def test_the_experiences_list_shows_type_status_traffic_and_updated(
     assert created.status_code == 201, created.text
     page = await client.get("/admin/experiences")
     assert '<a href="/admin/experiences/free-shipping">Free shipping for VIPs</a>' in page.text
-    assert "<td>Personalization</td>" in page.text
+    assert 'data-label="Type">Personalization</td>' in page.text
     assert "badge-draft" in page.text and ">Draft<" in page.text
     assert ">50%<" in page.text
     assert " UTC</td>" in page.text
