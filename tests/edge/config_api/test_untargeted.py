@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from tests.edge.config_api.support import Shop
 from tests.targeting.factories import doc
 
@@ -16,3 +20,13 @@ async def test_an_experience_without_targeting_is_for_everyone(shop: Shop) -> No
     (decision,) = answer.json()["experiences"]
     assert decision["id"] == "button-colour"
     assert decision["entered"] is True and decision["reason"] == "everyone"
+
+
+async def test_every_example_in_the_experiences_doc_is_accepted(shop: Shop) -> None:
+    text = (Path(__file__).parents[3] / "docs" / "experiences.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert len(blocks) == 4
+    for block in blocks:
+        body = json.loads(re.sub(r"<(\w+) segment id>", lambda m: f"seg_{m.group(1)}", block))
+        created = await shop.create(body)  # drafts: segments are checked when one goes live
+        assert created.status_code == 201, (block, created.text)
