@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 
 from edge.access.auth import require_site
 from edge.config_api import lifecycle
+from edge.config_api.changes import running_test_warnings
 from edge.config_api.documents import ApiWarning, ExperienceDocument
 from edge.config_api.experiences import new_experience_id
 from edge.config_api.segment_checks import check_segments
@@ -229,6 +230,7 @@ async def _prepare(
     or `PUT` (replacing `current`) would make; any refusal names the experience and its index."""
     try:
         before: Experience | None = None
+        warnings: list[ApiWarning] = []
         if current is None:
             lifecycle.check_initial(experience.status)
         else:
@@ -240,9 +242,11 @@ async def _prepare(
             )
             try:
                 before = parse_experience(current.body)
-            except ValidationError:
+            except ValidationError:  # a stored document from an older version: nothing to compare
                 before = None
-        return experience, await check_segments(request, site.id, experience, before)
+            if before is not None:
+                warnings += running_test_warnings(before, experience, status_before)
+        return experience, warnings + await check_segments(request, site.id, experience, before)
     except ApiError as exc:
         exc.message = f"experiences[{index}] ({experience.id}): {exc.message} Nothing was imported."
         if isinstance(exc.details, list):
