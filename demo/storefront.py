@@ -59,11 +59,41 @@ def _quote(kx: str) -> str:
     return quote(kx, safe="")
 
 
+# The debug box shows each decision's reason code with these words beside it (a code the demo
+# does not know yet is shown alone).
+REASON_WORDS: dict[str, str] = {
+    "sticky": "kept from an earlier visit",
+    "everyone": "no targeting: everyone can enter",
+    "rules_matched": "the targeting matched",
+    "assigned": "an audience assigns this variation",
+    "not_in_traffic": "matched, but outside the traffic share: sees the control",
+    "holdout": "matched, but in the holdout: sees the control",
+    "rules_not_matched": "the targeting did not match: sees the control",
+    "unidentified": "Klaviyo does not know this visitor: sees the control",
+    "pending": "still asking Klaviyo for the segments: the control for now",
+    "excluded": "an audience excludes this visitor: sees the control",
+    "deferred": "not decided yet: waits until Klaviyo knows the visitor's segments",
+    "sticky_variation_removed": "the earlier variation was removed: decided afresh",
+    "bot": "a bot: sees the control and is not counted",
+    "exclusion_group": "in another test of the same exclusion group: sees the control",
+    "preview": "forced by a preview link (this browser only)",
+}
+IDENTITY_WORDS: dict[str, str] = {
+    "identified": "Klaviyo knows this visitor",
+    "unidentified": "not known to Klaviyo (no _kx, or no profile has it)",
+    "pending": "still asking Klaviyo",
+}
+
+
 def storefront_page(public_key: str) -> str:
     links = "".join(
         f'<li><a href="/demo/visit/{name}">{escape(label)}</a></li>' for name, (label, _, _) in VISITS.items()
     )
-    return _PAGE.replace("{links}", links).replace("{public_key}", escape(public_key))
+    # `<` escaped so no text can close the script element.
+    words = json.dumps({"reasons": REASON_WORDS, "identity": IDENTITY_WORDS}).replace("<", "\\u003c")
+    return (
+        _PAGE.replace("{links}", links).replace("{public_key}", escape(public_key)).replace("{words}", words)
+    )
 
 
 _PAGE = """<!doctype html>
@@ -89,14 +119,18 @@ code,pre{font-size:.85rem}pre{background:#f1f1ec;padding:.75rem;border-radius:.4
 <p>Each link starts a new visitor. A visitor from a Klaviyo email carries <code>_kx</code> in the URL;
 a cookied one carries Klaviyo's <code>__kla_id</code> cookie.</p></section>
 <section class="card" aria-labelledby="what-h"><h2 id="what-h">What kx-edge decided</h2>
-<p>Identity: <strong id="identity">…</strong></p><pre id="decisions">waiting for the first answer…</pre></section>
+<p>Identity: <strong id="identity">…</strong> <span id="identity-words"></span></p><pre id="decisions">waiting for the first answer…</pre></section>
 </main>
+<script type="application/json" id="kx-words">{words}</script>
 <script>
+var words = JSON.parse(document.getElementById("kx-words").textContent);
+function said(code) { return words.reasons[code] ? words.reasons[code] + " (" + code + ")" : code; }
 document.addEventListener("kxedge:decided", function (event) {
   var detail = event.detail;
   document.getElementById("identity").textContent = detail.identity || "unknown";
+  document.getElementById("identity-words").textContent = words.identity[detail.identity] ? "(" + words.identity[detail.identity] + ")" : "";
   document.getElementById("decisions").textContent = detail.decisions.map(function (d) {
-    return d.id + ": " + (d.variation_id || "-") + "  (" + d.status + ", " + d.reason + ")";
+    return d.id + ": " + (d.variation_id || "-") + "  " + (d.status === "pending" ? "pending: " : "") + said(d.reason);
   }).join("\\n") || "no decisions (kx-edge did not answer: the page shows its defaults)";
 });
 </script>

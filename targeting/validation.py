@@ -87,7 +87,7 @@ class _Validator:
             self.problem("", "an experience must be a JSON object")
             return None
         self.unknown_fields(data, _FIELDS, "")
-        for key in ("id", "type", "name", "targeting", "variations"):
+        for key in ("id", "type", "name", "variations"):
             if key not in data:
                 self.problem(key, "required")
         exp_id = self.safe_id(data["id"], "id") if "id" in data else None
@@ -107,7 +107,8 @@ class _Validator:
             self.problem("version", "must be an integer >= 0")
         group, weight = self.exclusion(data, kind)
         variations = self.variations(data["variations"]) if "variations" in data else None
-        targeting = self.targeting(data["targeting"], kind) if "targeting" in data else None
+        # No targeting is everyone: the same as {"mode": "custom", "rules": null}.
+        targeting = self.targeting(data.get("targeting", {"mode": "custom", "rules": None}), kind)
         if self.problems:
             return None
         assert exp_id and kind and name and status and targeting and variations

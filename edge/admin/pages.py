@@ -219,8 +219,36 @@ async def integrations(request: Request) -> Response:
         "klaviyo": view,
         "klaviyo_configured": svc.klaviyo is not None,
         "connected_at": _utc(view["connected_at"]),
+        "outcome": _connect_outcome(request, view["status"]),
     }
     return _render(request, "integrations.html", context, signed=signed)
+
+
+# Klaviyo's OAuth error codes a merchant may meet on the way back (anything else shows as given).
+_DECLINED: Final = {
+    "access_denied": "permission was not granted",
+    "invalid_scope": "Klaviyo did not accept the permissions kx-edge asked for",
+}
+
+
+def _connect_outcome(request: Request, status: str) -> dict[str, str] | None:
+    """What "Sign in with Klaviyo" came back with (the callback's redirect says it in the query).
+
+    "connected" is shown only when the stored status agrees, so a crafted link cannot claim a
+    connection that is not there."""
+    outcome = request.query_params.get("klaviyo")
+    if outcome == "connected" and status == "active":
+        return {"kind": "ok", "text": "Klaviyo is connected."}
+    if outcome == "denied":
+        error = request.query_params.get("error", "access_denied")[:100]
+        meaning = _DECLINED.get(error, "Klaviyo did not complete the connection")
+        return {"kind": "error", "text": f"Klaviyo was not connected: {meaning} ({error}). Your connection is "
+                "unchanged; click Sign in with Klaviyo to try again."}  # fmt: skip
+    return None
+
+
+# What runs comes first: the list answers "what is running and how is it doing".
+_STATUS_ORDER: Final = {"live": 0, "paused": 1, "draft": 2, "ended": 3}
 
 
 async def experiences(request: Request) -> Response:
@@ -236,9 +264,13 @@ async def experiences(request: Request) -> Response:
             "status": r.status,
             "traffic_percent": r.body.get("traffic_percent", 100),
             "mode": (r.body.get("targeting") or {}).get("mode", "custom"),
+            "variations": len(r.body.get("variations") or ()),
             "updated_at": r.updated_at,
+            # Visitors per experience come from the results store once it exists; until then
+            # the column says so rather than showing a number nobody counted.
+            "visitors": None,
         }
-        for r in records
+        for r in sorted(records, key=lambda r: _STATUS_ORDER.get(r.status, 9))
     ]
     return _render(request, "experiences.html", {"page": "experiences", "rows": rows}, signed=signed)
 

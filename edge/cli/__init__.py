@@ -1,1 +1,3 @@
-"""`kx-edge`, the command line: `main` parses and dispatches, `serve` runs uvicorn."""
+"""`kx-edge`, the command line: `main` parses and dispatches; one module per command group
+(`config`, `sites`, `experiences`; `serve` runs uvicorn). Commands that act on a running
+service go through its HTTP API (`remote`)."""

@@ -1,20 +1,16 @@
-"""`kx-edge`: serve, manage sites, check configuration."""
+"""`kx-edge`: serve, check configuration, manage sites and their experiences."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
+from importlib import metadata
 
-from edge.settings import LoadResult, SettingsError, load_settings
-from edge.settings.local_secrets import ensure_local_secrets
-from edge.sites.keys import new_site, site_problems
-from edge.store import SqliteStore
-from oauth.crypto import TokenCipher
+from edge.cli import config, experiences, sites
+from edge.cli.common import load, with_config
+from edge.cli.remote import CommandFailed
+from edge.settings import SettingsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,17 +26,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"kx-edge: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
     return code
+
+
+def version() -> str:
+    try:
+        return metadata.version("kx-edge")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kx-edge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kx-edge {version()}")
     commands = parser.add_subparsers(title="commands")
-
-    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument("--env", help="environment section to apply, e.g. staging or production")
-        sub.add_argument("--config", type=Path, help="TOML file (default wrangler-like-config/kx-edge.toml)")
-        return sub
 
     serve = with_config(commands.add_parser("serve", help="run the service"))
     serve.add_argument("--host", default="127.0.0.1")
@@ -49,67 +53,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="seed a demo site, sandbox Klaviyo and storefront")
     serve.set_defaults(handler=_serve)
 
-    config = commands.add_parser("config", help="configuration")
-    config_commands = config.add_subparsers(title="config commands")
-    check = with_config(config_commands.add_parser("check", help="print effective settings, secrets masked"))
-    check.set_defaults(handler=_config_check)
-
-    sites = commands.add_parser("sites", help="sites")
-    site_commands = sites.add_subparsers(title="sites commands")
-    create = with_config(site_commands.add_parser("create", help="create a site and print its keys"))
-    create.add_argument("--name", required=True)
-    create.add_argument("--origin", action="append", default=[], help="allowed storefront origin (repeat)")
-    create.set_defaults(handler=_sites_create)
+    config.add_commands(commands)
+    sites.add_commands(commands)
+    experiences.add_commands(commands)
     return parser
-
-
-def _load(args: argparse.Namespace) -> LoadResult:
-    loaded = load_settings(env_name=args.env, config_path=args.config)
-    for warning in loaded.warnings:
-        print(f"kx-edge: warning: {warning}", file=sys.stderr)
-    return loaded
-
-
-def _config_check(args: argparse.Namespace) -> int:
-    loaded = _load(args)
-    print(json.dumps({"source": str(loaded.source) if loaded.source else None,
-                      "settings": loaded.settings.masked()}, indent=2))  # fmt: skip
-    if loaded.warnings:
-        print(f"kx-edge: {len(loaded.warnings)} problem(s) found", file=sys.stderr)
-        return 1
-    print("kx-edge: settings OK", file=sys.stderr)
-    return 0
-
-
-def _sites_create(args: argparse.Namespace) -> int:
-    settings = ensure_local_secrets(_load(args).settings).settings
-    problems = site_problems(args.name, list(args.origin))
-    if problems:
-        for problem in problems:
-            print(f"kx-edge: {problem['path']}: {problem['message']}", file=sys.stderr)
-        return 2
-    assert settings.secret_key is not None
-    cipher = TokenCipher(settings.secret_key, settings.secret_key_old)
-    created = new_site(args.name.strip(), tuple(args.origin), cipher, int(time.time()))
-
-    async def save() -> None:
-        store = SqliteStore(settings.database_path)
-        try:
-            await store.create_site(created.record)
-        finally:
-            await store.close()
-
-    asyncio.run(save())
-    print(json.dumps({**created.record.to_public_dict(), "api_key": created.api_key}, indent=2))
-    print("kx-edge: the api_key is shown once; store it now.", file=sys.stderr)
-    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from edge.cli.serve import serve
 
     return serve(
-        _load(args),
+        load(args),
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -124,8 +124,9 @@ class ExperienceDocument(Struct, forbid_unknown_fields=True):
 
     type: ExperienceType
     name: Name
-    targeting: Targeting
     variations: Variations
+    # Left out: everyone (the same as {"mode": "custom", "rules": null}).
+    targeting: Targeting = msgspec.field(default_factory=CustomTargeting)
     id: SafeId | UnsetType = UNSET
     status: ExperienceStatus = ExperienceStatus.DRAFT
     traffic_percent: TrafficPercent = 100

@@ -6,7 +6,9 @@ from the types the handlers decode or answer with (`ExperienceDocument`/`Experie
 route's `SiteCreate`/`SitePatch`, the storefront's `AssignRequest`/`AssignResponse`, the
 triggers' `TriggersPut`/`TriggersView`/`TriggersStatus`, ...). Paths,
 parameters, status codes, headers and security are described here in code, one `Op` per
-operation. The document is built once per app and kept on its state.
+operation; each operation's example request and answer come from `examples.py` by operation
+id, and `servers` names the app's `public_url`. The document is built once per app and kept on
+its state; `/docs` (`api_docs.py`) renders it for people.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from edge.config_api.api_docs import DOCS_PATH
 from edge.config_api.documents import (
     EXPERIENCE_TYPES,
     REF_TEMPLATE,
@@ -27,20 +30,32 @@ from edge.config_api.documents import (
     ExperienceList,
     ExperienceView,
 )
+from edge.config_api.examples import EXAMPLES, PATH_EXAMPLES
 from edge.config_api.explaining import ExplainRequest, ExplainResponse
 from edge.config_api.preview_links import PreviewLinks, PreviewLinksRequest
 from edge.config_api.sites import SiteCreate, SitePatch
+from edge.config_api.transfer import (
+    EXPORT_PATH,
+    IMPORT_PATH,
+    ExperiencesExport,
+    ImportResult,
+    ImportStatus,
+    OnConflict,
+)
 from edge.config_api.views import (
     ConnectStarted,
     ErrorResponse,
+    Health,
     KlaviyoDisconnected,
     KlaviyoStatus,
+    Readiness,
     SegmentList,
     SiteCreated,
     SiteList,
     SiteView,
 )
 from edge.events.views import TriggersPut, TriggersStatus, TriggersView
+from edge.services import services
 from edge.storefront.wire import AssignRequest, AssignResponse, PreviewAnswer
 from targeting import ExperienceStatus, ExperienceType
 
@@ -172,6 +187,21 @@ OPERATIONS: Final[tuple[Op, ...]] = (
     _action("start", "Start (draft or paused -> live)."),
     _action("pause", "Pause (live -> paused)."),
     _action("end", "End (-> ended, final)."),
+    Op("GET", EXPORT_PATH, "exportExperiences", "Every experience of the site, as one document.",
+       "experiences", (Answer(200, "The export: POST it to another site's import.", ExperiencesExport),),
+       (401, 404)),
+    Op("POST", IMPORT_PATH, "importExperiences", "Import experiences from an export (all or nothing).",
+       "experiences", (Answer(200, "What was created, replaced and skipped, with warnings.", ImportResult),),
+       (400, 401, 404, 409, 413, 422, 503), request=ExperiencesExport,
+       params=(
+           Param("on_conflict", "query", {"enum": [str(c) for c in OnConflict], "default": "fail"},
+                 "An id the site already has: fail (409, nothing imported), skip it, or replace it."),
+           Param("status", "query", {"enum": [str(s) for s in ImportStatus], "default": "draft"},
+                 "draft: new experiences arrive as drafts, replaced ones keep their status; keep: the "
+                 "exported statuses (lifecycle rules apply)."),
+       ),
+       description="The whole document is validated before anything is written (paths are prefixed "
+       "experiences[i].). Segment ids must exist in the site's Klaviyo account."),
     Op("GET", "/v1/sites/{site_id}/klaviyo", "getKlaviyoConnection", "The Klaviyo connection's status.",
        "klaviyo", (Answer(200, "The connection.", KlaviyoStatus),), (401, 404)),
     Op("POST", "/v1/sites/{site_id}/klaviyo/connect", "connectKlaviyo", "Start connecting Klaviyo (OAuth).",
@@ -218,12 +248,20 @@ OPERATIONS: Final[tuple[Op, ...]] = (
                IF_NONE_MATCH)),
     Op("GET", OPENAPI_PATH, "openapi", "This document.", "meta",
        (Answer(200, "The OpenAPI document.", dict[str, Any]),), (), security=PUBLIC),
+    Op("GET", DOCS_PATH, "apiDocs", "This document for people (Swagger UI, served locally).", "meta",
+       (Answer(200, "The page.", str, media_type="text/html"),), (), security=PUBLIC),
+    Op("GET", "/healthz", "healthz", "Liveness: the process serves.", "meta",
+       (Answer(200, "Serving.", Health),), (), security=PUBLIC),
+    Op("GET", "/readyz", "readyz", "Readiness: the store and (when configured) Redis answer.", "meta",
+       (Answer(200, "Ready.", Readiness), Answer(503, "Not ready: see which check fails.", Readiness)),
+       (), security=PUBLIC),
 )  # fmt: skip
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        | ({"example": PATH_EXAMPLES[name]} if name in PATH_EXAMPLES else {})
         for name in re.findall(r"{(\w+)}", path)
     ]
 
@@ -254,11 +292,14 @@ def _link(operation_id: str) -> dict[str, Any]:
 
 
 def _operation(op: Op, schema_of: dict[type[Any], dict[str, Any]]) -> dict[str, Any]:
+    example = EXAMPLES.get(op.operation_id)
     responses: dict[str, Any] = {}
-    for answer in op.answers:
+    for index, answer in enumerate(op.answers):
         response: dict[str, Any] = {"description": answer.description}
         if answer.body is not None:
             response["content"] = {answer.media_type: {"schema": schema_of[answer.body]}}
+            if index == 0 and example is not None and example.answer is not None:
+                response["content"][answer.media_type]["example"] = example.answer
         if answer.headers:
             response["headers"] = _headers(answer.headers)
         if answer.links_to:
@@ -285,15 +326,17 @@ def _operation(op: Op, schema_of: dict[type[Any], dict[str, Any]]) -> dict[str, 
         operation["description"] = op.description
     if op.request is not None:
         schema = schema_of[op.request]
+        sample = {"example": example.request} if example is not None and example.request is not None else {}
         operation["requestBody"] = {
             "required": True,
-            "content": {media_type: {"schema": schema} for media_type in op.request_media_types},
+            "content": {media_type: {"schema": schema} | sample for media_type in op.request_media_types},
         }
     return operation
 
 
-def build_openapi() -> dict[str, Any]:
-    """The whole document (a fresh dict each call)."""
+def build_openapi(server_url: str = "/") -> dict[str, Any]:
+    """The whole document (a fresh dict each call); `server_url`: where this kx-edge answers
+    (its `public_url`; "/" means wherever the document was read from)."""
     types: list[Any] = [ErrorResponse, *EXPERIENCE_TYPES, str]
     for op in OPERATIONS:
         types += [a.body for a in op.answers if a.body is not None]
@@ -311,9 +354,11 @@ def build_openapi() -> dict[str, Any]:
             "title": "kx-edge",
             "version": "1",
             "description": "Storefront personalization and A/B tests targeted by Klaviyo segments: "
-            "the configuration API (Authorization: Bearer <site api_key>, or the operator token) "
-            'and the storefront endpoints. Errors are {"error": {"code", "message", "details"?}}.',
+            "the configuration API (`Authorization: Bearer <site api_key>`, or the operator token) "
+            'and the storefront endpoints. Errors are `{"error": {"code", "message", "details"?}}`. '
+            "Every operation shows an example request and answer.",
         },
+        "servers": [{"url": server_url, "description": "this kx-edge service"}],
         "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
         "paths": paths,
         "components": {
@@ -338,7 +383,7 @@ async def openapi_json(request: Request) -> Response:
     state = request.app.state
     body: bytes | None = getattr(state, _STATE_ATTRIBUTE, None)
     if body is None:
-        body = msgspec.json.encode(build_openapi())
+        body = msgspec.json.encode(build_openapi(services(request).settings.public_url or "/"))
         setattr(state, _STATE_ATTRIBUTE, body)
     return Response(body, media_type="application/json")
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from edge.config_api import experiences, explain, openapi, preview_links, segments, sites, triggers
+from edge.config_api import (
+    api_docs,
+    experiences,
+    explain,
+    openapi,
+    preview_links,
+    segments,
+    sites,
+    transfer,
+    triggers,
+)
 
 routes: list[BaseRoute] = [
     *sites.routes,
     *experiences.routes,
     *preview_links.routes,
+    *transfer.routes,
     *segments.routes,
     *explain.routes,
     *triggers.routes,
     *openapi.routes,
+    *api_docs.routes,
 ]

@@ -94,3 +94,17 @@ class ConnectStarted(Struct):
     authorize_url: str
     scopes: list[str]
     expires_in: int
+
+
+class Health(Struct):
+    """`GET /healthz`: the process serves."""
+
+    status: str
+
+
+class Readiness(Struct):
+    """`GET /readyz`: `checks` names each dependency (`store`, and `redis` when configured) with
+    `ok` or `failing`; `ready` is true when all are ok (the status is then 200, else 503)."""
+
+    ready: bool
+    checks: dict[str, str]

@@ -56,6 +56,18 @@ def set_binding_cookie(response: Response, request: Request, secret: str) -> Non
     )
 
 
+# Set when the merchant page starts a connect: the result page then sends the browser back to
+# the page's Integrations card. A hint, not a credential (the card reads the status itself).
+RETURN_COOKIE: Final = "kx_connect_from_page"
+
+
+def set_return_cookie(response: Response, request: Request) -> None:
+    response.set_cookie(
+        RETURN_COOKIE, "1", max_age=COOKIE_MAX_AGE_S, path="/oauth/klaviyo", secure=is_secure(request),
+        httponly=True, samesite="lax",
+    )  # fmt: skip
+
+
 class Outcome(StrEnum):
     CONNECTED = "connected"
     DENIED = "denied"

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from edge.access.csrf import own_origins
 from edge.connect import pages
 from edge.connect.binding import (
+    RETURN_COOKIE,
     Outcome,
     Result,
     ResultTickets,
@@ -44,6 +45,7 @@ from oauth.errors import (
 logger = logging.getLogger("kx_edge.klaviyo")
 START_PATH = "/oauth/klaviyo/start"
 RESULT_PATH = "/oauth/klaviyo/result"
+INTEGRATIONS_PATH = "/admin/integrations"  # the merchant page's Klaviyo card (edge.admin serves it)
 _START_AGAIN = "Start connecting again: click Sign in with Klaviyo on the merchant page."
 # Klaviyo's token endpoint says this when the code was issued for another flow's PKCE challenge.
 _PKCE_ERRORS = ("code challenge failed", 'invalid "code_verifier"')
@@ -215,8 +217,13 @@ async def result(request: Request) -> Response:
         )  # fmt: skip
     view = connection_status(await svc.connections.get(found.site_id))
     title = "Klaviyo is connected" if found.outcome is Outcome.CONNECTED else "Klaviyo was not connected"
+    # The merchant page's Integrations card shows the outcome with the new status. A connect the
+    # page started goes straight back there: a navigation this page starts (meta refresh) is
+    # same-site, so the session's SameSite=Strict cookie goes along, which the redirects from
+    # Klaviyo could not carry.
+    card = f"{INTEGRATIONS_PATH}?{urlencode({'klaviyo': found.outcome.value} | ({'error': found.error} if found.error else {}))}#klaviyo-card"
     return pages.render(
         "result.html", _headers(svc), title=title, outcome=found.outcome.value, error=found.error or "access_denied",
         status=view["status"], status_label=pages.status_label(view["status"]),
-        account_name=view["account_name"],
+        account_name=view["account_name"], card=card, return_to_card=RETURN_COOKIE in request.cookies,
     )  # fmt: skip

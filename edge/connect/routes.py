@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from edge.access.auth import require_site
 from edge.connect import browser
-from edge.connect.binding import browser_secret_of, set_binding_cookie
+from edge.connect.binding import browser_secret_of, set_binding_cookie, set_return_cookie
 from edge.connect.link import CALLBACK_PATH, KlaviyoLink
 from edge.services import Services, services
 from edge.web.errors import ServiceUnavailable
@@ -57,6 +57,7 @@ async def connect(request: Request) -> Response:
         url = await flow.start(site.id, scopes, browser=secret)
         response = json_response({"authorize_url": url, **answer})
         set_binding_cookie(response, request, secret)
+        set_return_cookie(response, request)
         return response
     token = await flow.start_link(site.id, scopes)
     base = svc.settings.public_url.rstrip("/") or f"{request.url.scheme}://{request.url.netloc}"

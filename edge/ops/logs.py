@@ -1,4 +1,9 @@
-"""Structured logs: one JSON object a line, the request id on every line, secrets never printed.
+"""Logs on stderr: the request id on every line, secrets never printed.
+
+JSON (one object a line) for machines, or a plain text line for people: `log_format = "auto"`
+(the default) picks text when stderr is a terminal and JSON otherwise (a pipe, a file, a
+container's log collector), so a newcomer running `kx-edge serve --demo` reads sentences while
+production keeps structured lines; `json` or `text` forces one.
 
 `RedactSecrets` is defence in depth: code must not log secrets in the first place, but if a
 configured secret value ever reaches a log record it is replaced before the line is written.
@@ -11,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 
@@ -87,10 +92,23 @@ class RedactSecrets(logging.Filter):
         return text
 
 
+LOG_FORMATS = ("auto", "json", "text")
+
+
+def chosen_format(fmt: str, stream: TextIO) -> str:
+    """`json` or `text`: what `fmt` (one of `LOG_FORMATS`) means for lines written to `stream`."""
+    if fmt != "auto":
+        return fmt
+    try:
+        return "text" if stream.isatty() else "json"
+    except (AttributeError, ValueError):  # a closed or unusual stream: machines read it
+        return "json"
+
+
 def configure_logging(*, level: str, fmt: str, secrets: Iterable[str]) -> None:
     """Route the root logger (and uvicorn's) through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if chosen_format(fmt, sys.stderr) == "json" else TextFormatter())
     handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

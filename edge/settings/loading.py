@@ -42,7 +42,13 @@ REQUIRED_IN_NAMED_ENV = (
 _TOP_LEVEL_KEYS = {"name", "main", "compatibility_date", "vars", "kv_namespaces", "env"}
 _ENV_SECTION_KEYS = {"name", "vars", "kv_namespaces"}
 # Environment variables with the prefix that are not settings of their own.
-_NON_SETTING_ENV = {"KX_EDGE_ENV", "KX_EDGE_CONFIG", "KX_EDGE_DEMO", "KX_EDGE_TEST_REDIS_URL"}
+_NON_SETTING_ENV = {
+    "KX_EDGE_ENV",
+    "KX_EDGE_CONFIG",
+    "KX_EDGE_DEMO",
+    "KX_EDGE_TEST_REDIS_URL",
+    "KX_EDGE_API_KEY",
+}  # fmt: skip (KX_EDGE_API_KEY: the command line's credential)
 
 
 class SettingsError(Exception):
@@ -68,11 +74,12 @@ class Settings:
     redis_prefix: str = "kxe:"
     public_url: str = ""  # empty: derived from --host/--port by `kx-edge serve`
     log_level: str = "info"
-    log_format: str = "json"
+    log_format: str = "auto"  # auto: text when stderr is a terminal, JSON otherwise
     access_log: bool = True
     # `/v1/assign` under `access_log`: one summary line per interval, a line per request, or none.
     assign_access_log: str = "summary"
     max_body_bytes: int = 65_536
+    import_max_body_bytes: int = 4_194_304  # POST /v1/sites/{id}/import: a whole site's experiences
     assign_max_body_bytes: int = 8_192
     cors_max_age_s: int = 86_400
     klaviyo_api_base: str = "https://a.klaviyo.com"
@@ -122,7 +129,7 @@ class Settings:
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings)) - {"env"}
 _PLAIN_SETTINGS = _SETTING_NAMES - set(SECRET_ENV)
 _POSITIVE_INTS = {
-    "max_body_bytes", "assign_max_body_bytes", "segment_cache_ttl_s", "negative_cache_ttl_s",
+    "max_body_bytes", "import_max_body_bytes", "assign_max_body_bytes", "segment_cache_ttl_s", "negative_cache_ttl_s",
     "profile_id_cache_ttl_s", "resolve_deadline_ms", "l1_max_entries", "segment_sync_interval_s",
     "segment_sync_max_members", "sticky_max_age_s", "worker_processes",
 }  # fmt: skip
@@ -339,8 +346,8 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append("redis_url: must start with redis://, rediss:// or unix://")
     if settings.log_level not in {"debug", "info", "warning", "error"}:
         problems.append(f"{_source_name('log_level')}: one of debug, info, warning, error")
-    if settings.log_format not in {"json", "text"}:
-        problems.append(f"{_source_name('log_format')}: json or text")
+    if settings.log_format not in {"auto", "json", "text"}:
+        problems.append(f"{_source_name('log_format')}: auto (text on a terminal, else JSON), json or text")
     if settings.assign_access_log not in {"summary", "every", "off"}:
         problems.append(f"{_source_name('assign_access_log')}: summary, every or off")
     if settings.compatibility_date is not None and not re.fullmatch(

@@ -128,34 +128,36 @@ async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     request_id = head.request_id or svc.request_ids.new()
     token = request_id_var.set(request_id)
     extra: Headers = [(b"x-request-id", request_id.encode())]
+    code = ""
     try:
-        status = await _handle(svc, scope, head, receive, send, extra)
+        status, code = await _handle(svc, scope, head, receive, send, extra)
     except Exception:
         status = 500
         logger.exception("assign failed")
         await _send(send, 500, error_body("internal_error", "Something went wrong on our side."), extra)
     finally:
         request_id_var.reset(token)
-    svc.assign_traffic.record(scope["method"], ASSIGN_PATH, status, time.perf_counter() - started)
+    svc.assign_traffic.record(scope["method"], ASSIGN_PATH, status, time.perf_counter() - started, code)
 
 
 async def _handle(
     svc: Services, scope: Scope, head: RequestHead, receive: Receive, send: Send, extra: Headers
-) -> int:
-    """`extra`: the response's own headers (request id, CORS), grown here as they are known."""
+) -> tuple[int, str]:
+    """The status sent and a refusal's error code ("" when answered). `extra`: the response's
+    own headers (request id, CORS), grown here as they are known."""
     try:
         inputs = await _gather(svc, scope, head, receive, send, extra)
         if inputs is None:
-            return 204  # a preflight, answered
+            return 204, ""  # a preflight, answered
         payload = respond(svc, inputs)
     except ApiError as refused:
         headers = extra + [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in refused.headers.items()
         ]
         await _send(send, refused.status, error_body(refused.code, refused.message, refused.details), headers)
-        return refused.status
+        return refused.status, refused.code
     await _send(send, 200, payload, extra)
-    return 200
+    return 200, ""
 
 
 async def _gather(
@@ -169,7 +171,7 @@ async def _gather(
     origin = head.origin
     if origin is not None:
         if origin not in runtime.origins:
-            raise Forbidden(f"Origin {origin} is not allowed for this site.", code="origin_not_allowed")
+            raise _origin_refused(origin, readable=scope["method"] != "OPTIONS")
         extra += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
     if scope["method"] == "OPTIONS":
         await _preflight(send, extra, svc.settings.cors_max_age_s)
@@ -330,3 +332,17 @@ async def _send(send: Send, status: int, body: bytes, extra: Headers) -> None:
     headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _origin_refused(origin: str, *, readable: bool) -> Forbidden:
+    """403 that the refused page can read (`readable`; not for a preflight, which fails anyway):
+    a browser hides any cross-origin answer without `Access-Control-Allow-Origin`, so the snippet
+    would only see "blocked by CORS policy". The refusal carries no decision, token or visitor id
+    (nothing a page may not know), and credentials are never allowed, so echoing the origin on
+    it opens nothing."""
+    return Forbidden(
+        f"Origin {origin} is not in this site's allowed_origins: add it on the merchant page or with "
+        "PATCH /v1/sites/{site_id} (allowed_origins).",
+        code="origin_not_allowed",
+        headers={"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if readable else None,
+    )

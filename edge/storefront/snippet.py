@@ -31,7 +31,7 @@ from targeting import CompiledSite
 from targeting.changes import VariationChanges
 
 SOURCE_DIR: Final = Path(__file__).with_name("static") / "snippet"
-PARTS: Final = ("core.js", "changes.js", "preview.js", "start.js")
+PARTS: Final = ("core.js", "diagnostics.js", "changes.js", "preview.js", "start.js")
 BANNER: Final = "/*! kx-edge storefront snippet: A/B tests and personalization in one round trip. */"
 MEDIA_TYPE: Final = "application/javascript; charset=utf-8"
 CACHE_CONTROL: Final = "public, max-age=60, stale-while-revalidate=300"

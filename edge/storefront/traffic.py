@@ -37,6 +37,7 @@ class AssignTraffic:
         "by_status",
         "interval_buckets",
         "interval_by_status",
+        "interval_codes",
         "interval_max_ms",
         "latency_buckets",
         "requests",
@@ -59,11 +60,13 @@ class AssignTraffic:
         self.by_status: dict[int, int] = {}
         self.latency_buckets = [0] * (len(BUCKETS_MS) + 1)
         self.interval_by_status: dict[int, int] = {}
+        self.interval_codes: dict[str, int] = {}  # refusals' error codes, named in the summary
         self.interval_buckets = [0] * (len(BUCKETS_MS) + 1)
         self.interval_max_ms = 0.0
 
-    def record(self, method: str, path: str, status: int, duration_s: float) -> None:
-        """Count one answered request, and log what the mode asks for."""
+    def record(self, method: str, path: str, status: int, duration_s: float, code: str = "") -> None:
+        """Count one answered request, and log what the mode asks for; `code`: a refusal's error
+        code, named on its line (e.g. `origin_not_allowed`, so a developer can find why)."""
         self.requests += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
         ms = duration_s * 1000
@@ -71,11 +74,14 @@ class AssignTraffic:
         self.latency_buckets[bucket] += 1
         if self._every or (status >= 500 and self._summary):
             access_logger.info(
-                "%s %s %s", method, path, status, extra={"status": status, "duration_ms": round(ms, 2)}
-            )
+                "%s %s %s%s", method, path, status, f" {code}" if code else "",
+                extra={"status": status, "duration_ms": round(ms, 2)} | ({"code": code} if code else {}),
+            )  # fmt: skip
         if not self._summary:
             return
         self.interval_by_status[status] = self.interval_by_status.get(status, 0) + 1
+        if code:
+            self.interval_codes[code] = self.interval_codes.get(code, 0) + 1
         self.interval_buckets[bucket] += 1
         if ms > self.interval_max_ms:
             self.interval_max_ms = ms
@@ -88,6 +94,8 @@ class AssignTraffic:
         counts = self.interval_by_status
         total = sum(counts.values())
         statuses = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
+        if self.interval_codes:
+            statuses += "; " + ", ".join(f"{code}: {n}" for code, n in sorted(self.interval_codes.items()))
         p50, p99 = quantile_ms(self.interval_buckets, 0.5), quantile_ms(self.interval_buckets, 0.99)
         access_logger.info(
             "%s: %d requests in %.0f s (%s), p50 <= %s ms, p99 <= %s ms, slowest %.1f ms",
@@ -99,6 +107,7 @@ class AssignTraffic:
             },
         )  # fmt: skip
         self.interval_by_status = {}
+        self.interval_codes = {}
         self.interval_buckets = [0] * (len(BUCKETS_MS) + 1)
         self.interval_max_ms = 0.0
         self._next_summary = now + self._interval

@@ -109,9 +109,8 @@ def connect_in_browser(page: Page, world: World) -> None:
         page.get_by_role("heading", name=re.compile("Allow .* to access your Klaviyo account"))
     ).to_be_visible()
     page.get_by_role("button", name="Allow").click()
-    expect(page.get_by_role("heading", name="Klaviyo is connected")).to_be_visible()
-    page.get_by_role("link", name="Back to kx-edge").click()
-    expect(page).to_have_url(f"{world.base}/admin/integrations")
+    expect(page).to_have_url(f"{world.base}/admin/integrations#klaviyo-card")
+    expect(page.locator("#klaviyo-outcome")).to_have_text("Klaviyo is connected.")
     expect(page.locator("#klaviyo-status")).to_have_text("Active")
 
 

@@ -134,6 +134,9 @@ def _connect(world: World) -> None:
     assert callback.headers["location"].startswith("/oauth/klaviyo/result?outcome=connected")
     result = world.client.get(callback.headers["location"])
     assert "Active" in result.text and "Sandbox Outfitters" in result.text
+    # Started through the API: the page stays (no session to return to) and links the card.
+    assert 'href="/admin/integrations?klaviyo=connected#klaviyo-card"' in result.text
+    assert 'http-equiv="refresh"' not in result.text
 
 
 def test_a_merchant_connects_and_sees_active_with_the_account_name(world: World) -> None:

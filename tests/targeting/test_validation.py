@@ -29,6 +29,16 @@ def paths_of(data: Any) -> list[str]:
     return [path for path, _ in problems_of(data)]
 
 
+def test_a_missing_targeting_means_everyone() -> None:
+    for kind in ("test", "personalization"):
+        data = doc(type=kind)
+        del data["targeting"]
+        exp = parse_experience(data)
+        explicit = parse_experience(doc(type=kind) | {"targeting": {"mode": "custom", "rules": None}})
+        assert exp.targeting == explicit.targeting
+        assert exp.to_dict()["targeting"] == {"mode": "custom", "rules": {"all": []}}
+
+
 def test_minimal_document_gets_the_documented_defaults() -> None:
     data = doc()
     del data["status"], data["traffic_percent"]
@@ -240,7 +250,6 @@ FIELD_PROBLEMS: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], None]
     ),
     ("no control", doc(), _set("variations[0].is_control", False), "variations", "found: none"),
     ("two controls", doc(), _set("variations[1].is_control", True), "variations", "found: control, b"),
-    ("targeting missing", doc(), _delete("targeting"), "targeting", "required"),
     ("targeting not an object", doc(), _set("targeting", "all"), "targeting", "must be an object"),
     ("mode unknown", doc(), _set("targeting.mode", "smart"), "targeting.mode", "custom, advanced"),
     (

@@ -145,6 +145,11 @@ async function loadTriggers() {
   card.hidden = false;
 }
 
+// Back from Klaviyo (?klaviyo=connected|denied): the outcome is on the card; a reload should not repeat it.
+if (new URLSearchParams(window.location.search).has("klaviyo")) {
+  window.history.replaceState(null, "", window.location.pathname + window.location.hash);
+}
+
 for (const button of document.querySelectorAll('[data-action="connect"]')) button.addEventListener("click", connect);
 setupDisconnect();
 loadTriggers();

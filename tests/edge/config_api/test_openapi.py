@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.core.result import Ok
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from edge.config_api.documents import ExperienceDocument
 from edge.config_api.openapi import OPENAPI_PATH, OPERATIONS, build_openapi
@@ -91,6 +91,8 @@ def test_the_document_describes_every_route_and_method() -> None:
     assert document["openapi"] == "3.1.0"
     paths = document["paths"]
     for route in config_api_routes:
+        if isinstance(route, Mount):  # static files (the /docs page's assets)
+            continue
         assert isinstance(route, Route)
         path = route.path
         if path == OPENAPI_PATH:
@@ -129,7 +131,7 @@ def test_the_trigger_views_have_one_field_per_trigger() -> None:
 def test_the_experience_schema_is_generated_from_the_types() -> None:
     schemas = build_openapi()["components"]["schemas"]
     experience = schemas["ExperienceDocument"]
-    assert set(experience["required"]) == {"type", "name", "targeting", "variations"}
+    assert set(experience["required"]) == {"type", "name", "variations"}
     assert experience["additionalProperties"] is False
     assert experience["properties"]["traffic_percent"] == {
         "type": "number",
@@ -145,7 +147,7 @@ async def test_the_document_is_served(shop: Any) -> None:
     response = await shop.client.get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == json.loads(json.dumps(build_openapi()))
+    assert response.json() == json.loads(json.dumps(build_openapi("http://testserver")))
 
 
 GOOD = [
@@ -275,6 +277,10 @@ def _fuzz(strategy: Any, call_headers: dict[str, str], seen: Counter[int]) -> Ca
     return run
 
 
+# Every operation is fuzzed twice (positive and negative) with up to 25 cases each: with the
+# export/import, health and /docs operations that is more than the suite's default 120 s
+# allows on a shared 2-core machine.
+@pytest.mark.timeout(360)
 def test_schemathesis_finds_no_failures(fuzzed: tuple[schemathesis.BaseSchema, Fixture]) -> None:
     schema, seeded = fuzzed
     failures: list[str] = []
@@ -290,7 +296,13 @@ def test_schemathesis_finds_no_failures(fuzzed: tuple[schemathesis.BaseSchema, F
         call_headers = {"Authorization": f"Bearer {auth_token}"}
         query = {"site": seeded.public_key} if operation.path == "/v1/assign" else None
         takes_if_match = any(p.name == "If-Match" for p in operation.headers)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        # An operation with no parameter, body or credential (/healthz, /docs) has nothing to negate.
+        negatable = bool(operation.definition.raw.get("parameters") or operation.definition.raw.get("requestBody")
+                         or operation.definition.raw.get("security"))  # fmt: skip
+        modes = (
+            (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if negatable else (GenerationMode.POSITIVE,)
+        )
+        for mode in modes:
             for path_parameters, headers in _variants(operation.path, seeded):
                 strategy = operation.as_strategy(
                     generation_mode=mode,

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
-from edge.ops.logs import JsonFormatter, RedactSecrets, request_id_var
+import pytest
+
+from edge.ops.logs import JsonFormatter, RedactSecrets, chosen_format, request_id_var
 
 
 def _record(message: str, *args: object) -> logging.LogRecord:
@@ -37,8 +41,6 @@ def test_secrets_in_exceptions_are_redacted() -> None:
     try:
         raise RuntimeError(f"bad token {secret}")
     except RuntimeError:
-        import sys
-
         record = logging.LogRecord("kx", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     RedactSecrets([secret]).filter(record)
     assert secret not in JsonFormatter().format(record)
@@ -86,3 +88,46 @@ def test_secrets_in_extra_fields_are_redacted_too() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert secret not in json.dumps(line)
     assert line["token"] == "[redacted]" and line["count"] == 3
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(
+    ("fmt", "tty", "chosen"),
+    [
+        ("auto", True, "text"),
+        ("auto", False, "json"),
+        ("json", True, "json"),
+        ("text", False, "text"),
+    ],
+)
+def test_auto_logs_text_on_a_terminal_and_json_elsewhere(fmt: str, tty: bool, chosen: str) -> None:
+    assert chosen_format(fmt, _Stream(tty)) == chosen
+
+
+def test_a_closed_stream_gets_json() -> None:
+    stream = io.StringIO()
+    stream.close()  # isatty() now raises ValueError
+    assert chosen_format("auto", stream) == "json"
+
+
+def test_configure_logging_picks_the_formatter_for_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    from edge.ops.logs import TextFormatter, configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        for tty, expected in ((True, TextFormatter), (False, JsonFormatter)):
+            monkeypatch.setattr(sys, "stderr", _Stream(tty))
+            configure_logging(level="info", fmt="auto", secrets=[])
+            assert isinstance(root.handlers[0].formatter, expected)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)

@@ -271,20 +271,28 @@ async def test_cors_preflight_and_simple_requests_for_allowed_origins(
     assert simple.headers["vary"] == "Origin"
 
 
-async def test_a_disallowed_origin_is_refused_without_cors_headers(
+async def test_a_disallowed_origin_is_refused_readably_with_nothing_else(
     shop: tuple[httpx.AsyncClient, dict[str, Any]],
 ) -> None:
+    """The refused page may read the refusal (so the snippet can say why), and nothing more."""
     client, site = shop
-    for response in (
-        await _assign(client, site, {}, origin="https://evil.example"),
-        await client.options(
-            f"/v1/assign?site={site['public_key']}",
-            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
-        ),
-    ):
-        assert response.status_code == 403
-        assert response.json()["error"]["code"] == "origin_not_allowed"
-        assert "access-control-allow-origin" not in response.headers
+    refused = await _assign(client, site, {"visitor_id": "v" * 20}, origin="https://evil.example")
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": {"code": "origin_not_allowed", "message": refused.json()["error"]["message"]}
+    }
+    assert "https://evil.example" in refused.json()["error"]["message"]
+    assert "allowed_origins" in refused.json()["error"]["message"]
+    assert refused.headers["access-control-allow-origin"] == "https://evil.example"
+    assert "access-control-allow-credentials" not in refused.headers
+    assert "v" * 20 not in refused.text
+    preflight = await client.options(
+        f"/v1/assign?site={site['public_key']}",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 403
+    assert preflight.json()["error"]["code"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in preflight.headers
 
 
 @pytest.mark.parametrize(

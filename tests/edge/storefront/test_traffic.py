@@ -70,3 +70,21 @@ def test_quantiles_come_from_the_bucket_bounds() -> None:
     buckets[2], buckets[12] = 98, 2  # 98 requests under 1 ms, 2 slower than every bound
     assert quantile_ms(buckets, 0.5) == 1.0
     assert quantile_ms(buckets, 0.99) is None
+
+
+def test_refusal_codes_are_named_per_line_and_in_the_summary(caplog: pytest.LogCaptureFixture) -> None:
+    every = AssignTraffic("every")
+    clock = Clock()
+    summary = AssignTraffic("summary", interval_s=10, clock=clock)
+    with caplog.at_level(logging.INFO, logger="kx_edge.access"):
+        every.record("POST", "/v1/assign", 403, 0.001, "origin_not_allowed")
+        assert _lines(caplog)[-1].getMessage() == "POST /v1/assign 403 origin_not_allowed"
+        assert _lines(caplog)[-1].__dict__["code"] == "origin_not_allowed"
+        for _ in range(3):
+            summary.record("POST", "/v1/assign", 403, 0.001, "origin_not_allowed")
+        summary.record("POST", "/v1/assign", 200, 0.001)
+        clock.now = 11
+        summary.record("POST", "/v1/assign", 404, 0.001, "site_not_found")
+    assert _lines(caplog)[-1].__dict__["statuses"] == (
+        "200: 1, 403: 3, 404: 1; origin_not_allowed: 3, site_not_found: 1"
+    )
