@@ -42,8 +42,13 @@ from edge.storefront.identity import VisitorIdentity
 from targeting import SiteDecision
 
 logger = logging.getLogger("kx_edge.events")
-SkipKey = tuple[str, Trigger, str]
+SkipKey = tuple[str, str, str]  # (site, trigger, reason)
 K = TypeVar("K")
+DEDUPLICATED = frozenset({Trigger.SAW_PERSONALIZATION})
+"""Triggers whose events the outbox keeps once per unique_id (per UTC day) across workers and
+restarts: saw_personalization, which fires on every page view. A test entry fires once by itself
+(`first_assignment`); a repeat (a visitor who lost their token) carries the same unique_id and
+Klaviyo keeps one. Sparing that write halves the outbox's cost per event."""
 
 
 class EventsObserver:
@@ -266,4 +271,7 @@ class Flusher:
     ) -> NewEvent:
         time_text = self._times(visit.at)
         attributes = encode(event_attributes(trigger, unique_id=uid, time=time_text, properties=properties))
-        return NewEvent(visit.runtime.site.id, trigger, uid, attributes, profile, visit.at)
+        return NewEvent(
+            visit.runtime.site.id, trigger, uid, attributes, profile, visit.at,
+            deduplicated=trigger in DEDUPLICATED,
+        )  # fmt: skip

@@ -37,10 +37,12 @@ from edge.events.outbox import (
     TriggerStats,
     VisitWrite,
 )
-from edge.events.sqlite_outbox import EMPTY_EXPERIENCES, HOUR_S
+from edge.events.payload import digest
 from edge.events.triggers import Trigger
 
 GROUP = "senders"
+EMPTY_EXPERIENCES = digest()
+HOUR_S = 3600
 _DAY_S = 86_400
 _SEEN_TTL_S = 2 * _DAY_S
 _PROFILE_TTL_S = 30 * _DAY_S
@@ -183,10 +185,10 @@ class RedisOutbox:
         writes = self._redis.pipeline(transaction=False)
         for event in fresh:
             writes.xadd(self.stream, _fields(event))
-            writes.hincrby(f"{self.base}pending:{event.site_id}", event.trigger.value, 1)
+            writes.hincrby(f"{self.base}pending:{event.site_id}", event.trigger, 1)
         counts: Counter[tuple[str, str]] = Counter()
         for (site_id, trigger, reason), n in skips.items():
-            counts[(site_id, f"{trigger.value}|skipped:{reason}")] += n
+            counts[(site_id, f"{trigger}|skipped:{reason}")] += n
         self._add_counts(writes, counts, hour)
         if len(writes):
             await writes.execute()
@@ -232,13 +234,13 @@ class RedisOutbox:
     ) -> None:
         args: list[Any] = [self.base, GROUP, now, int(now // HOUR_S)]
         for event in sent:
-            args += ["s", event.ref, event.site_id, event.trigger.value, "", 0]
+            args += ["s", event.ref, event.site_id, event.trigger, "", 0]
         for event, reason in failed:
-            args += ["f", event.ref, event.site_id, event.trigger.value, reason[:500], 0]
+            args += ["f", event.ref, event.site_id, event.trigger, reason[:500], 0]
         for item in retry:
             e = item.event
             member = {**_fields(e, e.attempts + (0 if item.error is None else 1)), "error": item.error}
-            args += ["r", e.ref, e.site_id, e.trigger.value, json.dumps(member), item.at]
+            args += ["r", e.ref, e.site_id, e.trigger, json.dumps(member), item.at]
         if len(args) > 4:
             await self._settle(keys=[self.stream, self.retry_key, self.failed_key], args=args)
 
@@ -260,7 +262,7 @@ class RedisOutbox:
         pipe.xlen(self.stream)
         pipe.zcard(self.retry_key)
         *hours, pending, state, length, retrying = await pipe.execute()
-        triggers = {t: TriggerStats() for t in Trigger}
+        triggers: dict[str, TriggerStats] = {t.value: TriggerStats() for t in Trigger}
         for bucket in hours:
             for field, n in bucket.items():
                 trigger, _, outcome = field.decode().partition("|")
@@ -289,7 +291,7 @@ def _fields(event: NewEvent | Claimed, attempts: int = 0) -> dict[Any, Any]:
     """A stream entry's fields (and, with `error`, a retry member's)."""
     created = event.created_at
     return {
-        "site": event.site_id, "trigger": event.trigger.value, "uid": event.unique_id,
+        "site": event.site_id, "trigger": str(event.trigger), "uid": event.unique_id,
         "body": event.attributes.decode("utf-8"), "profile": event.profile.decode("utf-8"),
         "created": repr(created), "attempts": str(attempts),
     }  # fmt: skip

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from edge.events import explain_events
-from edge.events.sqlite_outbox import SqliteOutbox
+from edge.events.component import sql_outbox
 from edge.settings import Settings
 from edge.storefront.identity import identify
 from sandbox import SandboxState
 from targeting import explain
+from tests.databases import opened
 from tests.edge.events.conftest import ALL_ON, NOT_VIP, VIP, WITHOUT_EVENTS, Shop, fast_config, shop
 from tests.waiting import wait_until_async
 
@@ -105,9 +106,9 @@ async def test_shutdown_writes_what_is_buffered(settings: Settings, sandbox: San
     async with shop(settings, sandbox, triggers={"entered_test": {"enabled": True}}, config=config) as s:
         await s.assign("bye".ljust(22, "x"), kx=VIP.kx)
         assert len(s.events.observer.buffer) == 1
-    outbox = SqliteOutbox(settings.database_path)
-    assert (await outbox.stats(s.site["id"], 0.0)).size == 1
-    await outbox.aclose()
+    db = await opened(settings)
+    assert (await sql_outbox(db).stats(s.site["id"], 0.0)).size == 1
+    await db.close()
 
 
 async def test_a_full_buffer_drops_the_oldest_visit_and_counts_it(
