@@ -41,7 +41,8 @@ logger = logging.getLogger("kx_edge.events")
 class EventsConfig:
     outbox_max: int = 100_000  # pending events per app; the oldest are dropped beyond it
     buffer_max: int = 50_000  # visits held in memory while the outbox cannot be written
-    flush_interval_s: float = 0.02  # at most this (plus one write) is lost on a hard kill
+    flush_interval_s: float = 0.0  # > 0: gather visits this long before each write (answers wait too)
+    durable_wait_s: float = 0.1  # an answer waits this long at most for its events' write; 0: never
     flush_at: int = 512
     lease_s: float = 30.0  # a claimed event goes out again this long after its sender died
     send: bool = True  # False: enqueue only (another process sends)
@@ -86,6 +87,7 @@ class Events:
             return
         await self.switches.refresh()
         self._flushing = asyncio.create_task(self.flusher.run(), name="kx-edge events flusher")
+        self.observer.durable_wait_s = self.config.durable_wait_s or None
         if self.sender is not None:
             self._spawn(self.sender.run(), "kx-edge events sender")
         self._spawn(self._upkeep(), "kx-edge events upkeep")
@@ -98,6 +100,7 @@ class Events:
         if self._closed:
             return
         self._closed = True
+        self.observer.durable_wait_s = None  # answers from now on do not wait
         if self._flushing is not None:
             self.flusher.stop()
             with contextlib.suppress(Exception):

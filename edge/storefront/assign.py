@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from edge.services import Services
 from edge.sites.runtime import SiteRuntime
+from edge.store.errors import StoreUnavailable
 from edge.storefront.identity import VisitorIdentity, identify, identify_cached
 from edge.storefront.wire import (
     MAX_URL_CHARS,
@@ -73,6 +74,11 @@ async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     status = 200
     try:
         status = await _handle(svc, scope, receive, send, extra)
+    except StoreUnavailable:  # a site not in memory yet, while its database does not answer
+        status = 503
+        await _send(
+            send, 503, error_body("store_unavailable", "The store does not answer; try again."), extra
+        )
     except Exception:
         status = 500
         logger.exception("assign failed")
@@ -117,10 +123,13 @@ async def _handle(svc: Services, scope: Scope, receive: Receive, send: Send, ext
         who = identify_cached(runtime, request.kx, svc.resolver) or await identify(
             runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
         )
-        payload = _answer(svc, runtime, request, who)
+        waits: list[Awaitable[object]] = []
+        payload = _answer(svc, runtime, request, who, waits)
     except _Refused as refused:
         await _send(send, refused.status, error_body(refused.code, refused.message), extra + refused.headers)
         return refused.status
+    for wait in waits:  # an observer's write this answer waits for (bounded by the observer)
+        await wait
     await _send(send, 200, payload, extra)
     return 200
 
@@ -136,7 +145,14 @@ def _decode(body: bytes) -> AssignRequest:
         raise _Refused(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
 
 
-def _answer(svc: Services, runtime: SiteRuntime, request: AssignRequest, who: VisitorIdentity) -> bytes:
+def _answer(
+    svc: Services,
+    runtime: SiteRuntime,
+    request: AssignRequest,
+    who: VisitorIdentity,
+    waits: list[Awaitable[object]] | None = None,
+) -> bytes:
+    """The answer's body; what observers want the answer to wait for goes into `waits`."""
     warnings: list[str] = []
     visitor_id = request.visitor_id
     if visitor_id is None or not valid_visitor_id(visitor_id):
@@ -158,7 +174,9 @@ def _answer(svc: Services, runtime: SiteRuntime, request: AssignRequest, who: Vi
         warnings.append("sticky_ignored")
     for observer in svc.assign_observers:
         try:
-            observer.observed(runtime, visitor_id, who, answer.decision, url)
+            pending = observer.observed(runtime, visitor_id, who, answer.decision, url)
+            if pending is not None and waits is not None:
+                waits.append(pending)
         except Exception:
             logger.exception("an assignment observer failed")
     # Assembled from pre-encoded parts: the visitor id and token are URL-safe by construction.
