@@ -12,11 +12,15 @@ Sent and failed entries are acknowledged and deleted in one script with their co
 keys are a set per UTC day (`seen:<day>`, expiring after two days); the profile_sync state is a
 key per visitor (`profile:<site>:<kx hash>`, 30 days). Counters are hashes per site and hour
 (26 h). The cap bounds stream + retry; the oldest stream entries are dropped beyond it, counted.
+
+A Redis that restarts empty loses the consumer group: the first claim that meets `NOGROUP`
+creates it again (from the stream's start, so every event appended since is delivered).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -41,6 +45,7 @@ from edge.events.payload import digest
 from edge.events.triggers import Trigger
 
 GROUP = "senders"
+logger = logging.getLogger("kx_edge.events")
 EMPTY_EXPERIENCES = digest()
 HOUR_S = 3600
 _DAY_S = 86_400
@@ -205,6 +210,19 @@ class RedisOutbox:
 
     async def claim(self, limit: int, now: float) -> list[Claimed]:
         await self._ensure_group()
+        try:
+            return await self._claim(limit, now)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # Redis lost the group (it restarted empty, or the stream was deleted): make it again,
+        # reading from the stream's start, and claim at once rather than at the next poll.
+        logger.warning("the events consumer group was gone from Redis; recreating it")
+        self._group_ready = False
+        await self._ensure_group()
+        return await self._claim(limit, now)
+
+    async def _claim(self, limit: int, now: float) -> list[Claimed]:
         await self._requeue(keys=[self.retry_key, self.stream], args=[now, limit])
         entries: list[Any] = []
         reclaimed = await self._redis.xautoclaim(
