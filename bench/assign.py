@@ -63,8 +63,9 @@ from bench.decisions import SEGMENTS, site_documents
 from bench.servers import SEQUENCE, InProcessSpec, in_process_baselines
 from edge.connect.link import CALLBACK_PATH
 from edge.sites.keys import new_site
-from edge.store import SqliteStore
-from edge.store.connections import SqliteConnectionStore
+from edge.store import SqlSiteStore
+from edge.store.connections import SqlConnectionStore
+from edge.store.sqlite_db import SqliteDatabase
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
 from sandbox import SandboxState, demo_kx, running_fake_klaviyo
@@ -182,7 +183,9 @@ def sandbox(visitors: Sequence[Visitor], redirect_uri: str) -> SandboxState:
 
 async def seed(database: Path, secret_key: str, docs: Sequence[dict[str, Any]], tokens: TokenSet) -> str:
     """The site, its experiences and its active connection in the SQLite file; its public key."""
-    store = SqliteStore(database)
+    db = SqliteDatabase(database)
+    await db.migrate()
+    store = SqlSiteStore(db)
     try:
         cipher = TokenCipher(secret_key)
         now = int(time.time())
@@ -194,7 +197,7 @@ async def seed(database: Path, secret_key: str, docs: Sequence[dict[str, Any]], 
                 site.id, experience.id, type=experience.type.value, status=experience.status.value,
                 body=experience.to_dict(), now=now,
             )  # fmt: skip
-        await SqliteConnectionStore(store).save(
+        await SqlConnectionStore(db).save(
             Connection(
                 site_id=site.id,
                 status=ConnectionStatus.ACTIVE,
@@ -209,7 +212,7 @@ async def seed(database: Path, secret_key: str, docs: Sequence[dict[str, Any]], 
         )
         return site.public_key
     finally:
-        await store.close()
+        await db.close()
 
 
 # --- servers and wrk ---------------------------------------------------------------------------

@@ -65,8 +65,8 @@ from bench.servers import assign_app
 from edge.app import create_app
 from edge.connect.link import CALLBACK_PATH
 from edge.events import EventsConfig, events_of, replace_events
+from edge.events.component import sql_outbox
 from edge.events.observer import EventsObserver, Flusher
-from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
 from edge.services import Services
@@ -74,8 +74,10 @@ from edge.settings import load_settings
 from edge.settings.local_secrets import ensure_local_secrets
 from edge.sites.keys import new_site
 from edge.sites.runtime import SiteRuntime
-from edge.store import SqliteStore
-from edge.store.connections import SqliteConnectionStore
+from edge.store import SqlSiteStore
+from edge.store.connections import SqlConnectionStore
+from edge.store.sqlite_db import SqliteDatabase
+from edge.store.switches import SqlSwitchStore
 from edge.storefront.identity import VisitorIdentity
 from edge.storefront.memo import MemoTables, StorefrontMemo
 from oauth.connection import Connection, ConnectionStatus
@@ -130,18 +132,19 @@ def first_visit_bodies(rng: random.Random, visitors: Sequence[Visitor], count: i
 
 async def grant_events_and_switch(database: Path, site_id: str | None, on: bool) -> str:
     """Give the connection events:write; switch the two triggers; returns the site id."""
-    store = SqliteStore(database)
+    db = SqliteDatabase(database)
+    await db.migrate()
     try:
         if site_id is None:
-            site_id = (await store.list_sites())[0].id
-            connections = SqliteConnectionStore(store)
+            site_id = (await SqlSiteStore(db).list_sites())[0].id
+            connections = SqlConnectionStore(db)
             conn = await connections.get(site_id)
             assert conn is not None
             await connections.update(replace(conn, scopes=(*SCOPES, "events:write")))
-        await SwitchBook(store).put(site_id, {t: on for t in TWO_TRIGGERS})
+        await SwitchBook(SqlSwitchStore(db)).put(site_id, {t: on for t in TWO_TRIGGERS})
         return site_id
     finally:
-        await store.close()
+        await db.close()
 
 
 def discard_backlog(database: Path) -> int:
@@ -170,9 +173,10 @@ def outcomes(database: Path) -> dict[str, int]:
 async def in_process(
     docs: Sequence[dict[str, Any]], visitors: Sequence[Visitor], tmp: Path
 ) -> dict[str, float]:
-    store = SqliteStore(tmp / "in-process.sqlite3")
+    db = SqliteDatabase(tmp / "in-process.sqlite3")
+    await db.migrate()
     record = new_site("Bench shop", (ORIGIN,), TokenCipher(secrets.token_urlsafe(32)), 0).record
-    await store.create_site(record)
+    await SqlSiteStore(db).create_site(record)
     experiences = {d["id"]: parse_experience(d) for d in docs}
     connection = Connection(
         site_id=record.id,
@@ -185,8 +189,8 @@ async def in_process(
         site=record, compiled=compiled, experiences=experiences, secret=b"", origins=frozenset({ORIGIN}),
         connection=connection, memo=StorefrontMemo(compiled, b"", record.id, MemoTables()),
     )  # fmt: skip
-    switches = SwitchBook(store)
-    outbox = SqliteOutbox(store.path)
+    switches = SwitchBook(SqlSwitchStore(db))
+    outbox = sql_outbox(db)
     observer = EventsObserver(switches, buffer_max=10**7, flush_at=10**7)
     flusher = Flusher(observer, switches, outbox)
     rng = random.Random(3)
@@ -232,7 +236,7 @@ async def in_process(
     cpu, _ = await flush_in_batches()  # the same visits again: deduplicated in memory
     results[f"flush CPU per repeated visit, batches of {FLUSH_BATCH}"] = cpu
     await outbox.aclose()
-    await store.close()
+    await db.close()
     return results
 
 

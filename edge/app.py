@@ -24,8 +24,9 @@ from edge.ops.health import routes as health_routes
 from edge.services import Services
 from edge.settings import Settings
 from edge.sites.runtime import SiteRuntimes
-from edge.store import SqliteStore
-from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
+from edge.store import Database, SqlSiteStore, open_database
+from edge.store.connections import SqlConnectionStore, SqlFlowStateStore
+from edge.store.sessions import SqlAdminSessionStore
 from edge.storefront.assign import EdgeApp
 from edge.storefront.identity import SegmentResolver
 from edge.storefront.routes import routes as storefront_routes
@@ -39,14 +40,14 @@ logger = logging.getLogger("kx_edge.app")
 def create_app(
     settings: Settings,
     *,
-    store: SqliteStore | None = None,
+    database: Database | None = None,
     clock: Callable[[], float] = time.time,
     http_transport: httpx.AsyncBaseTransport | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     resolver: SegmentResolver | None = None,
     on_ready: Callable[[Services], Coroutine[Any, Any, None]] | None = None,
 ) -> Starlette:
-    """Build the app. `store`, `clock`, `http_transport` and `resolver` are the seams tests use;
+    """Build the app. `database`, `clock`, `http_transport` and `resolver` are the seams tests use;
     `on_ready` runs as a task once start-up is done (the demo uses it to seed itself)."""
     if not settings.secret_key:
         raise ValueError("settings.secret_key is required (ensure_local_secrets fills it locally)")
@@ -54,7 +55,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         assert settings.secret_key is not None
-        own_store = store or SqliteStore(settings.database_path)
+        db = database or await open_database(settings)
+        own_store = SqlSiteStore(db)
         http = httpx.AsyncClient(
             transport=http_transport,
             timeout=httpx.Timeout(settings.klaviyo_timeout_s, connect=min(2.0, settings.klaviyo_timeout_s)),
@@ -62,7 +64,7 @@ def create_app(
         )
         redis_client = connect_redis(settings)
         cipher = TokenCipher(settings.secret_key, settings.secret_key_old)
-        connections = SqliteConnectionStore(own_store, clock=clock)
+        connections = SqlConnectionStore(db, clock=clock)
         runtimes = SiteRuntimes(own_store, connections, cipher, clock=clock)
         connections.on_change = runtimes.reload
         klaviyo = build_klaviyo_link(
@@ -70,7 +72,7 @@ def create_app(
             http=http,
             redis=redis_client,
             connections=connections,
-            flows=SqliteFlowStateStore(own_store, cipher, clock=clock),
+            flows=SqlFlowStateStore(db, cipher, clock=clock),
             cipher=cipher,
             clock=clock,
         )
@@ -78,8 +80,10 @@ def create_app(
             await klaviyo.resolver.start()
         svc = Services(
             settings=settings,
+            database=db,
             store=own_store,
             connections=connections,
+            sessions=SqlAdminSessionStore(db),
             klaviyo=klaviyo,
             cipher=cipher,
             http=http,
@@ -99,8 +103,10 @@ def create_app(
                 rt.site.id, rt.connection_ref, rt.compiled.targeted_segments
             )
             runtimes.on_forget = lambda site_id: sync.set_site_targets(site_id, None, ())
-            for site in await own_store.list_sites():  # every worker publishes every site's targets
-                await runtimes.reload(site.id)
+        # Every site in memory: the storefront never waits on the store (and, with segment sync,
+        # every worker publishes every site's targets).
+        await runtimes.load_all()
+        if sync is not None:
             await sync.start()
         runtimes.start()
         ready_task: asyncio.Task[None] | None = None
@@ -125,8 +131,8 @@ def create_app(
             await http.aclose()
             if redis_client is not None:
                 await redis_client.aclose()
-            if store is None:
-                await own_store.close()
+            if database is None:
+                await db.close()
             logger.info("kx-edge stopped")
 
     return EdgeApp(

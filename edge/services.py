@@ -21,8 +21,8 @@ from starlette.requests import Request
 from edge.connect.link import KlaviyoLink
 from edge.settings import Settings
 from edge.sites.runtime import SiteRuntimes
-from edge.store import SqliteStore
-from edge.store.connections import SqliteConnectionStore
+from edge.store import AdminSessionStore, Database, Store
+from edge.store.connections import SqlConnectionStore
 from edge.storefront.identity import SegmentResolver
 from edge.storefront.observers import AssignObserver
 from edge.storefront.traffic import AssignTraffic
@@ -40,8 +40,10 @@ class EventTriggers(Protocol):
 @dataclass(slots=True)
 class Services:
     settings: Settings
-    store: SqliteStore
-    connections: SqliteConnectionStore
+    database: Database  # what every store is built on (docs/storage.md: adding a store)
+    store: Store
+    connections: SqlConnectionStore
+    sessions: AdminSessionStore
     cipher: TokenCipher
     http: httpx.AsyncClient
     redis: aioredis.Redis | None

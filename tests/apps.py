@@ -15,7 +15,6 @@ from starlette.types import Receive, Scope, Send
 
 from edge.services import Services
 from edge.settings import Settings
-from edge.store import SqliteStore
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -88,12 +87,10 @@ async def put_experience(client: httpx.AsyncClient, site_id: str, body: dict[str
 
 async def connect_directly(client: httpx.AsyncClient, site_id: str, account_id: str = "acct_TEST") -> None:
     """Store an active connection without the OAuth flow (for tests about what comes after it)."""
-    from edge.store.connections import SqliteConnectionStore
     from oauth.connection import Connection, ConnectionStatus
 
     svc = services_of(client)
-    assert isinstance(svc.store, SqliteStore)
-    await SqliteConnectionStore(svc.store).save(
+    await svc.connections.save(
         Connection(
             site_id=site_id,
             status=ConnectionStatus.ACTIVE,

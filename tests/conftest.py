@@ -3,18 +3,38 @@
 Redis: tests marked `redis` get `redis_url` and a unique `redis_prefix`; every key under that
 prefix is deleted afterwards. Without a Redis they skip on a developer's machine and fail in CI
 (CI=true), so a missing Redis can never turn the suite green by skipping.
+
+Store backends (tests/databases.py): `store_overrides` gives the settings that select each
+backend in turn, `database` an opened, migrated database of each. PostgreSQL follows the Redis
+pattern: skipped without a server on a developer's machine, failed in CI.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from edge.store import Database
+from tests.apps import make_settings
+from tests.databases import (
+    BACKENDS,
+    admin_connect,
+    database_url,
+    opened,
+    postgres_answers,
+    sqlite_overrides,
+    unique_name,
+    with_schema,
+)
+
 REDIS_URL = os.environ.get("KX_EDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+POSTGRES_URL = os.environ.get("KX_EDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _redis_answers(url: str) -> bool:
@@ -49,3 +69,53 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test session (unique name), dropped at the end."""
+    if not postgres_answers(POSTGRES_URL):
+        message = "PostgreSQL does not answer at 127.0.0.1:5432 (KX_EDGE_TEST_POSTGRES_URL)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI must run the PostgreSQL tests, not skip them)")
+        pytest.skip(message)
+    name = unique_name("kxtest")
+    with admin_connect(POSTGRES_URL) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(POSTGRES_URL, name)
+    finally:
+        with admin_connect(POSTGRES_URL) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """The session's database with a fresh schema for this test (its URL sets search_path)."""
+    schema = unique_name("t")
+    with admin_connect(postgres_url) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield with_schema(postgres_url, schema)
+    with admin_connect(postgres_url) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_overrides(postgres_schema_url: str) -> dict[str, Any]:
+    return {"database_url": postgres_schema_url, "database_timeout_s": 5.0}
+
+
+@pytest.fixture(params=BACKENDS)
+def store_overrides(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Settings overrides that select one store backend (every backend in turn)."""
+    if request.param == "sqlite":
+        return sqlite_overrides(tmp_path)
+    overrides: dict[str, Any] = request.getfixturevalue("postgres_overrides")
+    return overrides
+
+
+@pytest.fixture
+async def database(store_overrides: dict[str, Any], tmp_path: Path) -> AsyncIterator[Database]:
+    db = await opened(make_settings(tmp_path, **store_overrides))
+    yield db
+    await db.close()

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from edge.services import services
-from edge.store import SqliteStore
+from edge.store.base import AdminSessionStore
+from edge.store.records import AdminSession as AdminSession  # re-exported for the pages and CSRF checks
 
 IDLE_TIMEOUT_S: Final = 30 * 60
 ABSOLUTE_TIMEOUT_S: Final = 12 * 3600
@@ -28,16 +28,8 @@ SECURE_COOKIE: Final = "__Host-kx_admin"  # the prefix makes browsers insist on 
 _STATE_KEY: Final = "admin_session"
 
 
-@dataclass(frozen=True, slots=True)
-class AdminSession:
-    id_hash: str
-    site_id: str
-    csrf_token: str
-    created_at: float
-    last_seen_at: float
-
-    def expired(self, now: float) -> bool:
-        return now - self.last_seen_at >= IDLE_TIMEOUT_S or now - self.created_at >= ABSOLUTE_TIMEOUT_S
+def expired(session: AdminSession, now: float) -> bool:
+    return now - session.last_seen_at >= IDLE_TIMEOUT_S or now - session.created_at >= ABSOLUTE_TIMEOUT_S
 
 
 def _hash(session_id: str) -> str:
@@ -45,10 +37,11 @@ def _hash(session_id: str) -> str:
 
 
 class SessionStore:
-    """The `admin_sessions` table (migration 4) of the app's SQLite store."""
+    """Sessions by the id the browser holds: hashing, timeouts and touching on top of the
+    store's `AdminSessionStore` (the `admin_sessions` table)."""
 
-    def __init__(self, store: SqliteStore, clock: Callable[[], float]) -> None:
-        self._store = store
+    def __init__(self, rows: AdminSessionStore, clock: Callable[[], float]) -> None:
+        self._rows = rows
         self._clock = clock
 
     async def create(self, site_id: str) -> tuple[str, AdminSession]:
@@ -56,54 +49,33 @@ class SessionStore:
         now = self._clock()
         session_id = secrets.token_urlsafe(32)
         session = AdminSession(_hash(session_id), site_id, secrets.token_urlsafe(32), now, now)
-        with self._store.transaction() as conn:
-            conn.execute(
-                "DELETE FROM admin_sessions WHERE last_seen_at <= ? OR created_at <= ?",
-                (now - IDLE_TIMEOUT_S, now - ABSOLUTE_TIMEOUT_S),
-            )
-            conn.execute(
-                "INSERT INTO admin_sessions (id_hash, site_id, csrf_token, created_at, last_seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session.id_hash, site_id, session.csrf_token, now, now),
-            )
+        await self._rows.create(session, expired_before=(now - IDLE_TIMEOUT_S, now - ABSOLUTE_TIMEOUT_S))
         return session_id, session
 
     async def get(self, session_id: str) -> AdminSession | None:
         """The live session with this id, its last-seen time moved to now; None when unknown or
         expired (an expired one is deleted)."""
-        row = self._store.connection.execute(
-            "SELECT id_hash, site_id, csrf_token, created_at, last_seen_at FROM admin_sessions "
-            "WHERE id_hash = ?",
-            (_hash(session_id),),
-        ).fetchone()
-        if row is None:
+        session = await self._rows.get(_hash(session_id))
+        if session is None:
             return None
-        session = AdminSession(str(row[0]), str(row[1]), str(row[2]), float(row[3]), float(row[4]))
         now = self._clock()
-        if session.expired(now):
+        if expired(session, now):
             await self.delete(session_id)
             return None
         if now - session.last_seen_at >= TOUCH_EVERY_S:
-            with self._store.transaction() as conn:
-                conn.execute(
-                    "UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ?", (now, session.id_hash)
-                )
+            await self._rows.touch(session.id_hash, now)
         return session
 
     async def delete(self, session_id: str) -> None:
-        with self._store.transaction() as conn:
-            conn.execute("DELETE FROM admin_sessions WHERE id_hash = ?", (_hash(session_id),))
+        await self._rows.delete(_hash(session_id))
 
     async def count(self, site_id: str) -> int:
-        row = self._store.connection.execute(
-            "SELECT COUNT(*) FROM admin_sessions WHERE site_id = ?", (site_id,)
-        ).fetchone()
-        return int(row[0])
+        return await self._rows.count(site_id)
 
 
 def session_store(request: Request) -> SessionStore:
     svc = services(request)
-    return SessionStore(svc.store, svc.clock)
+    return SessionStore(svc.sessions, svc.clock)
 
 
 def is_secure(request: Request) -> bool:

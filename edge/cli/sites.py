@@ -13,7 +13,7 @@ from edge.cli.common import load, say, with_config
 from edge.cli.remote import add_remote_options, remote
 from edge.settings.local_secrets import ensure_local_secrets
 from edge.sites.keys import new_site, site_problems
-from edge.store import SqliteStore
+from edge.store import SqlSiteStore, open_database
 from oauth.crypto import TokenCipher
 
 
@@ -50,11 +50,11 @@ def create_site(args: argparse.Namespace) -> int:
     created = new_site(args.name.strip(), tuple(args.origin), cipher, int(time.time()))
 
     async def save() -> None:
-        store = SqliteStore(settings.database_path)
+        db = await open_database(settings)
         try:
-            await store.create_site(created.record)
+            await SqlSiteStore(db).create_site(created.record)
         finally:
-            await store.close()
+            await db.close()
 
     asyncio.run(save())
     print(json.dumps({**created.record.to_public_dict(), "api_key": created.api_key}, indent=2))

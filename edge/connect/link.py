@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from edge.fleet.locks import LocalLockProvider, RedisLockProvider
 from edge.resolver import Resolver, ResolverConfig
 from edge.settings import Settings
-from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
 from edge.sync import SegmentSync, build_segment_sync
 from klaviyo import KlaviyoClient
 from klaviyo import errors as klaviyo_errors
@@ -28,7 +27,7 @@ from oauth.connection import AccountInfo
 from oauth.crypto import TokenCipher
 from oauth.flow import ConnectFlow
 from oauth.settings import KlaviyoOAuthConfig
-from oauth.storage import LockProvider
+from oauth.storage import ConnectionStore, FlowStateStore, LockProvider
 from oauth.tokens import TokenManager
 
 CALLBACK_PATH = "/oauth/klaviyo/callback"
@@ -103,8 +102,8 @@ def build_klaviyo_link(
     *,
     http: httpx.AsyncClient,
     redis: aioredis.Redis | None,
-    connections: SqliteConnectionStore,
-    flows: SqliteFlowStateStore,
+    connections: ConnectionStore,
+    flows: FlowStateStore,
     cipher: TokenCipher,
     clock: Callable[[], float] = time.time,
 ) -> KlaviyoLink | None:

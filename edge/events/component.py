@@ -25,10 +25,14 @@ from edge.events.api import EventsApi
 from edge.events.budget import EventsBudget
 from edge.events.observer import EventsObserver, Flusher
 from edge.events.outbox import AppendResult, Outbox
+from edge.events.payload import digest
 from edge.events.sender import ConnectionLookup, Sender, SenderConfig
-from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.switches import SwitchBook
+from edge.events.triggers import Trigger
 from edge.services import Services
+from edge.store.database import Database
+from edge.store.outbox import SqlOutbox
+from edge.store.switches import SqlSwitchStore
 
 logger = logging.getLogger("kx_edge.events")
 
@@ -37,7 +41,8 @@ logger = logging.getLogger("kx_edge.events")
 class EventsConfig:
     outbox_max: int = 100_000  # pending events per app; the oldest are dropped beyond it
     buffer_max: int = 50_000  # visits held in memory while the outbox cannot be written
-    flush_interval_s: float = 0.02  # at most this (plus one write) is lost on a hard kill
+    flush_interval_s: float = 0.0  # > 0: gather visits this long before each write (answers wait too)
+    durable_wait_s: float = 0.1  # an answer waits this long at most for its events' write; 0: never
     flush_at: int = 512
     lease_s: float = 30.0  # a claimed event goes out again this long after its sender died
     send: bool = True  # False: enqueue only (another process sends)
@@ -80,7 +85,9 @@ class Events:
         """Start the flusher, the sender (unless `send` is off) and the upkeep loop."""
         if self._tasks or self._flushing is not None:
             return
+        await self.switches.refresh()
         self._flushing = asyncio.create_task(self.flusher.run(), name="kx-edge events flusher")
+        self.observer.durable_wait_s = self.config.durable_wait_s or None
         if self.sender is not None:
             self._spawn(self.sender.run(), "kx-edge events sender")
         self._spawn(self._upkeep(), "kx-edge events upkeep")
@@ -93,6 +100,7 @@ class Events:
         if self._closed:
             return
         self._closed = True
+        self.observer.durable_wait_s = None  # answers from now on do not wait
         if self._flushing is not None:
             self.flusher.stop()
             with contextlib.suppress(Exception):
@@ -126,7 +134,7 @@ class Events:
         while True:
             await asyncio.sleep(self.config.switches_refresh_s)
             try:
-                self.switches.refresh()
+                await self.switches.refresh()
                 if time.monotonic() - last_prune >= self.config.prune_interval_s:
                     last_prune = time.monotonic()
                     await self.outbox.prune(self.clock())
@@ -137,7 +145,7 @@ class Events:
 def build_events(svc: Services, config: EventsConfig | None = None) -> Events:
     """The component for an app's services. Sends only when Klaviyo is configured."""
     config = config or EventsConfig()
-    switches = SwitchBook(svc.store, clock=svc.clock)
+    switches = SwitchBook(SqlSwitchStore(svc.database), clock=svc.clock)
     outbox = _outbox(svc, config)
     observer = EventsObserver(
         switches, clock=svc.clock, buffer_max=config.buffer_max, flush_at=config.flush_at
@@ -180,6 +188,13 @@ def _share(config: EventsConfig, svc: Services) -> float:
     return 1.0 / max(1, svc.settings.worker_processes)
 
 
+def sql_outbox(db: Database, *, cap: int = 100_000, lease_s: float = 30.0) -> SqlOutbox:
+    """The outbox in the app's database (either backend), for every trigger."""
+    return SqlOutbox(
+        db, triggers=[t.value for t in Trigger], empty_experiences=digest(), cap=cap, lease_s=lease_s
+    )
+
+
 def _outbox(svc: Services, config: EventsConfig) -> Outbox:
     if svc.redis is not None and config.use_redis:
         from edge.events.redis_outbox import RedisOutbox
@@ -187,7 +202,7 @@ def _outbox(svc: Services, config: EventsConfig) -> Outbox:
         return RedisOutbox(
             svc.redis, svc.settings.redis_prefix, cap=config.outbox_max, lease_s=config.lease_s
         )
-    return SqliteOutbox(svc.store.path, cap=config.outbox_max, lease_s=config.lease_s)
+    return sql_outbox(svc.database, cap=config.outbox_max, lease_s=config.lease_s)
 
 
 async def replace_events(svc: Services, config: EventsConfig) -> Events:

@@ -7,11 +7,19 @@ decision, by value, already planned today?) and an append of the visit to an in-
 visits, plans each visit (`plan.py`), drops what this process already enqueued today, builds
 the payloads and appends them to the outbox in one write.
 
-Durability: a visit sits in memory for at most `interval_s` plus one write (20 ms by default:
-SQLite's cost per event falls by a third from batches of 20 visits to batches of 100), so a
-hard kill (SIGKILL, OOM, power) loses at most that; a normal shutdown (SIGTERM -> lifespan
-shutdown -> `Events.aclose`) flushes first and loses nothing. The buffer is bounded: when the
-outbox cannot be written for long, the oldest visits are dropped and counted.
+Durability (a group commit): the answer to a visit that was buffered waits until the write that
+carries it has committed. `observed` returns the buffer's batch future; the storefront awaits it
+before it answers. The flusher writes whenever visits are waiting and it is not already writing,
+so the visits that arrive during one write go together in the next: under load batches grow by
+themselves, and a first visit's answer waits for one or two outbox writes (SQLite: a commit in
+WAL mode; Redis: a pipeline; PostgreSQL: a round trip and a commit). A return visit with the
+same decision buffers nothing and waits for nothing. The wait is bounded (`durable_wait_s`): an
+outbox that stalls (another process holding SQLite's write lock, Redis or PostgreSQL failing over)
+lets the answer go, counted in `answered_before_durable`, and the visit is written when the
+outbox answers (lost only if the process is killed meanwhile). A hard kill (SIGKILL, OOM) after
+an answer therefore loses none of its events; a normal shutdown (SIGTERM -> lifespan shutdown ->
+`Events.aclose`) flushes what is buffered. The buffer is bounded: when the outbox cannot be
+written for long, the oldest visits are dropped and counted.
 """
 
 from __future__ import annotations
@@ -43,7 +51,12 @@ from edge.storefront.identity import VisitorIdentity
 from targeting import SiteDecision
 
 logger = logging.getLogger("kx_edge.events")
-SkipKey = tuple[str, Trigger, str]
+SkipKey = tuple[str, str, str]  # (site, trigger, reason)
+DEDUPLICATED = frozenset({Trigger.SAW_PERSONALIZATION})
+"""Triggers whose events the outbox keeps once per unique_id (per UTC day) across workers and
+restarts: saw_personalization, which fires on every page view. A test entry fires once by itself
+(`first_assignment`); a repeat (a visitor who lost their token) carries the same unique_id and
+Klaviyo keeps one. Sparing that write halves the outbox's cost per event."""
 
 
 class EventsObserver:
@@ -65,6 +78,10 @@ class EventsObserver:
         self.wake = asyncio.Event()
         self.overflow = 0  # visits dropped because the buffer was full
         self.owner: object | None = None  # the `Events` it feeds (how routes find it)
+        # Set while the flusher runs (`Events.start`): how long an answer waits for its write.
+        self.durable_wait_s: float | None = None
+        self.answered_before_durable = 0  # answers the bound let go before their write
+        self._batch: asyncio.Future[bool] | None = None  # done when the buffered visits are written
         # (site, visitor, kx) -> (decision, UTC day, switches generation) last planned.
         self._handled: BoundedMap[tuple[str, str, str | None], tuple[SiteDecision, int, int]] = BoundedMap(
             100_000
@@ -77,19 +94,21 @@ class EventsObserver:
         who: VisitorIdentity,
         decision: SiteDecision,
         url: str | None,
-    ) -> None:
+    ) -> asyncio.Future[bool] | None:
+        """Buffer the visit when it may produce events; then return what the answer should
+        await: done (True) once the visit is in the outbox, or (False) after `durable_wait_s`."""
         site_id = runtime.site.id
         if site_id not in self._switches.active:
-            return
+            return None
         at = self._clock()
         done = self._handled.get((site_id, visitor_id, who.kx))
         if (
             done is not None
+            and done[0] == decision
             and done[1] == int(at // DAY_S)
             and done[2] == self._switches.generation
-            and done[0] == decision
         ):
-            return  # a return visit with the same decision, already planned today
+            return None  # a return visit with the same decision, already planned today
         buffer = self.buffer
         if len(buffer) >= self.buffer_max:
             buffer.popleft()
@@ -98,6 +117,23 @@ class EventsObserver:
         size = len(buffer)
         if size == 1 or size == self._flush_at:
             self.wake.set()
+        return self._durable()
+
+    def _durable(self) -> asyncio.Future[bool] | None:
+        if self.durable_wait_s is None:
+            return None
+        batch = self._batch
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._batch = loop.create_future()
+            loop.call_later(self.durable_wait_s, self._let_go, batch)
+        # Shielded: a client that goes away cancels its own wait, never the batch's.
+        return asyncio.shield(batch)
+
+    def _let_go(self, batch: asyncio.Future[bool]) -> None:
+        if not batch.done():
+            batch.set_result(False)
+            self.answered_before_durable += 1
 
     def handled(self, visit: Visit, day: int, generation: int) -> None:
         """The flusher planned `visit`: the same visitor, `_kx` and decision (compared by value)
@@ -106,12 +142,14 @@ class EventsObserver:
             (visit.runtime.site.id, visit.visitor_id, visit.kx), (visit.decision, day, generation)
         )
 
-    def take(self) -> list[Visit]:
+    def take(self) -> tuple[list[Visit], asyncio.Future[bool] | None]:
+        """The buffered visits and the future their answers wait on (resolve it once written)."""
+        batch, self._batch = self._batch, None
         if not self.buffer:
-            return []
+            return [], batch
         taken = list(self.buffer)
         self.buffer.clear()
-        return taken
+        return taken, batch
 
 
 class Flusher:
@@ -144,6 +182,7 @@ class Flusher:
         self._times = IsoTimes()
         self._unwritten: list[VisitWrite] = []
         self._unwritten_skips: Counter[SkipKey] = Counter()
+        self._unwritten_waiters: list[asyncio.Future[bool]] = []
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -152,8 +191,9 @@ class Flusher:
         wake = self._observer.wake
         while not self._stopping.is_set():
             await wake.wait()
-            with contextlib.suppress(TimeoutError):  # gather visits for interval_s, unless stopping
-                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+            if self._interval_s > 0:
+                with contextlib.suppress(TimeoutError):  # gather visits for interval_s, unless stopping
+                    await asyncio.wait_for(self._stopping.wait(), self._interval_s)
             wake.clear()
             try:
                 await self.flush()
@@ -170,28 +210,36 @@ class Flusher:
 
     async def flush(self) -> AppendResult:
         """Write every buffered visit's events to the outbox now (one outbox write)."""
-        visits = self._observer.take()
-        writes, skips = self._unwritten, self._unwritten_skips
-        self._unwritten, self._unwritten_skips = [], Counter()
+        visits, batch = self._observer.take()
+        writes, skips, waiters = self._unwritten, self._unwritten_skips, self._unwritten_waiters
+        self._unwritten, self._unwritten_skips, self._unwritten_waiters = [], Counter(), []
+        if batch is not None:
+            waiters.append(batch)
         for visit in visits:
             self._prepare(visit, writes, skips)
         if not writes and not skips:
+            _written(waiters)
             return AppendResult()
         try:
             result = await self._outbox.append(writes, skips, self._clock())
         except BaseException:
-            self._keep(writes, skips)
+            self._keep(writes, skips, waiters)
             raise
+        _written(waiters)
         if result.enqueued:
             self._on_enqueued()
         return result
 
-    def _keep(self, writes: list[VisitWrite], skips: Counter[SkipKey]) -> None:
+    def _keep(
+        self, writes: list[VisitWrite], skips: Counter[SkipKey], waiters: list[asyncio.Future[bool]]
+    ) -> None:
         excess = len(writes) - self._observer.buffer_max
         if excess > 0:
             writes = writes[excess:]
             self._observer.overflow += excess
+        # Answers still waiting keep waiting (their bound lets them go): the next write is theirs.
         self._unwritten, self._unwritten_skips = writes, skips
+        self._unwritten_waiters = [w for w in waiters if not w.done()]
 
     def _prepare(self, visit: Visit, writes: list[VisitWrite], skips: Counter[SkipKey]) -> None:
         runtime = visit.runtime
@@ -243,4 +291,13 @@ class Flusher:
     ) -> NewEvent:
         time_text = self._times(visit.at)
         attributes = encode(event_attributes(trigger, unique_id=uid, time=time_text, properties=properties))
-        return NewEvent(visit.runtime.site.id, trigger, uid, attributes, profile, visit.at)
+        return NewEvent(
+            visit.runtime.site.id, trigger, uid, attributes, profile, visit.at,
+            deduplicated=trigger in DEDUPLICATED,
+        )  # fmt: skip
+
+
+def _written(waiters: list[asyncio.Future[bool]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(True)

@@ -1,5 +1,6 @@
-"""The durable outbox between the storefront and Klaviyo: its records and the protocol both
-backends implement (`SqliteOutbox` embedded, `RedisOutbox` when Redis is configured).
+"""The durable outbox between the storefront and Klaviyo: the protocol both backends implement
+(`edge.store.outbox.SqlOutbox` in the app's database, `RedisOutbox` when Redis is configured)
+and its records (defined with the store, re-exported here).
 
 Life of an event: `append` (deduplicated by unique_id per UTC day; the oldest pending events are
 dropped beyond the cap, counted) -> `claim` (leased to one sender for `lease_s`; a sender that
@@ -11,91 +12,33 @@ dedupe makes it count once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Protocol
 
-from edge.events.triggers import Trigger
+from edge.store.outbox_records import (
+    AppendResult,
+    Claimed,
+    NewEvent,
+    OutboxStats,
+    ProfileWrite,
+    Retry,
+    SkipCounts,
+    TriggerStats,
+    VisitWrite,
+)
 
-SkipCounts = Mapping[tuple[str, Trigger, str], int]
-"""(site id, trigger, reason) -> events not produced, for the status counters."""
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    site_id: str
-    trigger: Trigger
-    unique_id: str
-    attributes: bytes  # the event's JSON:API `attributes` without `profile`, JSON
-    profile: bytes  # its `profile` object, JSON
-    created_at: float
-
-    @property
-    def deduplicated(self) -> bool:
-        """Kept once per unique_id (per UTC day) across workers and restarts: saw_personalization,
-        which fires on every page view. A test entry fires once by itself (`first_assignment`);
-        a repeat (a visitor who lost their token) carries the same unique_id and Klaviyo keeps
-        one. Sparing that write halves the outbox's cost per event."""
-        return self.trigger is Trigger.SAW_PERSONALIZATION
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileWrite:
-    """profile_sync: the visitor's experiences now. When they differ from the last recorded and
-    none of the visit's events was enqueued (they would carry the property), `event` is."""
-
-    kx_hash: str
-    experiences_hash: str
-    event: NewEvent
-
-
-@dataclass(frozen=True, slots=True)
-class VisitWrite:
-    site_id: str
-    day: int
-    events: tuple[NewEvent, ...]
-    profile: ProfileWrite | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    enqueued: int = 0
-    duplicates: int = 0
-    dropped: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    ref: str  # the row id (SQLite) or the stream entry id (Redis)
-    site_id: str
-    trigger: Trigger
-    unique_id: str
-    attributes: bytes
-    profile: bytes
-    attempts: int
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    event: Claimed
-    at: float
-    error: str | None  # None: not a failure (budget or Retry-After wait), no attempt counted
-
-
-@dataclass(slots=True)
-class TriggerStats:
-    counts: dict[str, int] = field(default_factory=dict)  # outcome -> n over the last 24 h
-    pending: int = 0
-    last_sent_at: float | None = None
-    last_error: str | None = None
-    last_error_at: float | None = None
-
-
-@dataclass(slots=True)
-class OutboxStats:
-    triggers: dict[Trigger, TriggerStats]
-    size: int  # pending events of the whole app (what the cap bounds)
+__all__ = [
+    "AppendResult",
+    "Claimed",
+    "NewEvent",
+    "Outbox",
+    "OutboxStats",
+    "ProfileWrite",
+    "Retry",
+    "SkipCounts",
+    "TriggerStats",
+    "VisitWrite",
+]
 
 
 class Outbox(Protocol):

@@ -12,11 +12,15 @@ Sent and failed entries are acknowledged and deleted in one script with their co
 keys are a set per UTC day (`seen:<day>`, expiring after two days); the profile_sync state is a
 key per visitor (`profile:<site>:<kx hash>`, 30 days). Counters are hashes per site and hour
 (26 h). The cap bounds stream + retry; the oldest stream entries are dropped beyond it, counted.
+
+A Redis that restarts empty loses the consumer group: the first claim that meets `NOGROUP`
+creates it again (from the stream's start, so every event appended since is delivered).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -37,10 +41,13 @@ from edge.events.outbox import (
     TriggerStats,
     VisitWrite,
 )
-from edge.events.sqlite_outbox import EMPTY_EXPERIENCES, HOUR_S
+from edge.events.payload import digest
 from edge.events.triggers import Trigger
 
 GROUP = "senders"
+logger = logging.getLogger("kx_edge.events")
+EMPTY_EXPERIENCES = digest()
+HOUR_S = 3600
 _DAY_S = 86_400
 _SEEN_TTL_S = 2 * _DAY_S
 _PROFILE_TTL_S = 30 * _DAY_S
@@ -183,10 +190,10 @@ class RedisOutbox:
         writes = self._redis.pipeline(transaction=False)
         for event in fresh:
             writes.xadd(self.stream, _fields(event))
-            writes.hincrby(f"{self.base}pending:{event.site_id}", event.trigger.value, 1)
+            writes.hincrby(f"{self.base}pending:{event.site_id}", event.trigger, 1)
         counts: Counter[tuple[str, str]] = Counter()
         for (site_id, trigger, reason), n in skips.items():
-            counts[(site_id, f"{trigger.value}|skipped:{reason}")] += n
+            counts[(site_id, f"{trigger}|skipped:{reason}")] += n
         self._add_counts(writes, counts, hour)
         if len(writes):
             await writes.execute()
@@ -203,6 +210,19 @@ class RedisOutbox:
 
     async def claim(self, limit: int, now: float) -> list[Claimed]:
         await self._ensure_group()
+        try:
+            return await self._claim(limit, now)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        # Redis lost the group (it restarted empty, or the stream was deleted): make it again,
+        # reading from the stream's start, and claim at once rather than at the next poll.
+        logger.warning("the events consumer group was gone from Redis; recreating it")
+        self._group_ready = False
+        await self._ensure_group()
+        return await self._claim(limit, now)
+
+    async def _claim(self, limit: int, now: float) -> list[Claimed]:
         await self._requeue(keys=[self.retry_key, self.stream], args=[now, limit])
         entries: list[Any] = []
         reclaimed = await self._redis.xautoclaim(
@@ -232,13 +252,13 @@ class RedisOutbox:
     ) -> None:
         args: list[Any] = [self.base, GROUP, now, int(now // HOUR_S)]
         for event in sent:
-            args += ["s", event.ref, event.site_id, event.trigger.value, "", 0]
+            args += ["s", event.ref, event.site_id, event.trigger, "", 0]
         for event, reason in failed:
-            args += ["f", event.ref, event.site_id, event.trigger.value, reason[:500], 0]
+            args += ["f", event.ref, event.site_id, event.trigger, reason[:500], 0]
         for item in retry:
             e = item.event
             member = {**_fields(e, e.attempts + (0 if item.error is None else 1)), "error": item.error}
-            args += ["r", e.ref, e.site_id, e.trigger.value, json.dumps(member), item.at]
+            args += ["r", e.ref, e.site_id, e.trigger, json.dumps(member), item.at]
         if len(args) > 4:
             await self._settle(keys=[self.stream, self.retry_key, self.failed_key], args=args)
 
@@ -260,7 +280,7 @@ class RedisOutbox:
         pipe.xlen(self.stream)
         pipe.zcard(self.retry_key)
         *hours, pending, state, length, retrying = await pipe.execute()
-        triggers = {t: TriggerStats() for t in Trigger}
+        triggers: dict[str, TriggerStats] = {t.value: TriggerStats() for t in Trigger}
         for bucket in hours:
             for field, n in bucket.items():
                 trigger, _, outcome = field.decode().partition("|")
@@ -289,7 +309,7 @@ def _fields(event: NewEvent | Claimed, attempts: int = 0) -> dict[Any, Any]:
     """A stream entry's fields (and, with `error`, a retry member's)."""
     created = event.created_at
     return {
-        "site": event.site_id, "trigger": event.trigger.value, "uid": event.unique_id,
+        "site": event.site_id, "trigger": str(event.trigger), "uid": event.unique_id,
         "body": event.attributes.decode("utf-8"), "profile": event.profile.decode("utf-8"),
         "created": repr(created), "attempts": str(attempts),
     }  # fmt: skip

@@ -21,7 +21,8 @@ async def readyz(request: Request) -> Response:
     svc = services(request)
     checks: dict[str, str] = {}
     try:
-        checks["store"] = "ok" if await svc.store.ping() else "failing"
+        async with asyncio.timeout(1.0):
+            checks["store"] = "ok" if await svc.store.ping() else "failing"
     except Exception:
         checks["store"] = "failing"
     if svc.redis is not None:

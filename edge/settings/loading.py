@@ -70,6 +70,10 @@ class Settings:
     compatibility_date: str | None = None
     data_dir: str = "./var"
     database: str = ""  # empty: <data_dir>/kx-edge.sqlite3
+    # postgresql://user:password@host:port/db: every store on PostgreSQL (a fleet); None: SQLite.
+    database_url: str | None = field(default=None, repr=False)
+    database_pool_size: int = 10  # PostgreSQL connections per process, at most
+    database_timeout_s: float = 2.0  # longest wait on the database before store_unavailable
     redis_url: str | None = None
     redis_prefix: str = "kxe:"
     public_url: str = ""  # empty: derived from --host/--port by `kx-edge serve`
@@ -119,10 +123,11 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in SECRET_ENV:
                 value = _mask(value)
-            elif f.name == "redis_url" and value:
-                value = _mask_url_password(value)
+            elif f.name in {"redis_url", "database_url"} and value:
+                value = masked_url(value)
             shown[f.name] = value
         shown["database_path"] = str(self.database_path)
+        shown["database_backend"] = "postgres" if self.database_url else "sqlite"
         return shown
 
 
@@ -131,7 +136,7 @@ _PLAIN_SETTINGS = _SETTING_NAMES - set(SECRET_ENV)
 _POSITIVE_INTS = {
     "max_body_bytes", "import_max_body_bytes", "assign_max_body_bytes", "segment_cache_ttl_s", "negative_cache_ttl_s",
     "profile_id_cache_ttl_s", "resolve_deadline_ms", "l1_max_entries", "segment_sync_interval_s",
-    "segment_sync_max_members", "sticky_max_age_s", "worker_processes",
+    "segment_sync_max_members", "sticky_max_age_s", "worker_processes", "database_pool_size",
 }  # fmt: skip
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -304,7 +309,7 @@ def _convert(name: str, value: Any, default: Any) -> Any:
     if name == "secret_key_old":
         items = value.split(",") if isinstance(value, str) else value
         return tuple(item.strip() for item in items if item.strip())
-    if name in {"redis_url", "compatibility_date"} or isinstance(default, str):
+    if name in {"redis_url", "database_url", "compatibility_date"} or isinstance(default, str):
         if not isinstance(value, str):
             raise ValueError(f"must be a string, got {value!r}")
         return value
@@ -354,6 +359,11 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         r"\d{4}-\d{2}-\d{2}", settings.compatibility_date
     ):
         problems.append('compatibility_date: must be a quoted date like "2026-11-01"')
+    if settings.database_url is not None and not re.match(r"^postgres(ql)?://", settings.database_url):
+        # Never echo the value: it may hold a password.
+        problems.append(f"{_source_name('database_url')}: must start with postgresql:// (or postgres://)")
+    if settings.database_timeout_s <= 0:
+        problems.append(f"{_source_name('database_timeout_s')}: must be greater than 0")
     if settings.klaviyo_timeout_s <= 0:
         problems.append(f"{_source_name('klaviyo_timeout_s')}: must be greater than 0")
 
@@ -370,5 +380,7 @@ def _mask(value: Any) -> Any:
     return "**** (set)"
 
 
-def _mask_url_password(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:****@", url)
+def masked_url(url: str) -> str:
+    """The URL with its password hidden, in the authority or as a `password=` parameter."""
+    url = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:****@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1****", url)

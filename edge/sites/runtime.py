@@ -2,9 +2,12 @@
 
 The storefront's hot path reads only this: one dict lookup by public key, no store, no Redis.
 A runtime is built once per `config_version` and replaced whole (an atomic reference swap), so a
-request sees either the old configuration or the new one, never a mix. Changes made in this
-process are applied at once (`reload`); changes made by other workers reach here through
-`watch`, which compares every site's `config_version` twice a second.
+request sees either the old configuration or the new one, never a mix. Every site is loaded at
+start-up (`load_all`) and sites created elsewhere are loaded by the watcher, so the storefront
+does not wait on the store even for a site's first visit. Changes made in this process are
+applied at once (`reload`); changes made by other workers (or nodes) reach here through `watch`,
+which compares every site's `config_version` twice a second. While the store does not answer
+the watcher says so once, keeps the runtimes it has, and catches up when the store is back.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from dataclasses import dataclass, field
 from cachetools import TTLCache
 
 from edge.sites.keys import signing_secret
-from edge.store import SiteRecord, Store
-from edge.store.connections import SqliteConnectionStore
+from edge.store import SiteRecord, Store, StoreUnavailable
 from edge.storefront.memo import MemoTables, StorefrontMemo
 from klaviyo.types import ConnectionRef
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
+from oauth.storage import ConnectionStore
 from targeting import CompiledSite, Experience, ValidationError, compile_site, parse_experience
 
 logger = logging.getLogger("kx_edge.runtime")
@@ -56,7 +59,7 @@ class SiteRuntimes:
     def __init__(
         self,
         store: Store,
-        connections: SqliteConnectionStore,
+        connections: ConnectionStore,
         cipher: TokenCipher,
         *,
         clock: Callable[[], float],
@@ -169,17 +172,29 @@ class SiteRuntimes:
         if self.on_forget is not None:
             self.on_forget(site_id)
 
+    async def load_all(self) -> None:
+        """Every stored site in memory (start-up)."""
+        await self.refresh_changed()
+
     async def refresh_changed(self) -> list[str]:
-        """Reload every loaded site whose config_version changed in the store."""
+        """Load every site that is new, changed (config_version) or gone in the store. A site
+        that cannot be built (logged) does not hold up the others; a store that does not answer
+        ends the round (`StoreUnavailable`), the runtimes in memory stay as they are."""
         versions = await self._store.site_versions()
-        changed = [
-            site_id
-            for site_id, runtime in list(self._by_id.items())
-            if versions.get(site_id) != runtime.config_version
-        ]
+        changed = [site_id for site_id, version in versions.items() if self._version(site_id) != version]
+        changed += [site_id for site_id in list(self._by_id) if site_id not in versions]
         for site_id in changed:
-            await self.reload(site_id)
+            try:
+                await self.reload(site_id)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                logger.exception("could not load site %s; keeping what is in memory", site_id)
         return changed
+
+    def _version(self, site_id: str) -> int | None:
+        runtime = self._by_id.get(site_id)
+        return None if runtime is None else runtime.config_version
 
     def start(self) -> None:
         if self._watcher is None:
@@ -193,12 +208,22 @@ class SiteRuntimes:
             self._watcher = None
 
     async def _watch(self) -> None:
+        store_down = False
         while True:
             await asyncio.sleep(self._poll_interval_s)
             try:
                 await self.refresh_changed()
+            except StoreUnavailable:
+                if not store_down:
+                    logger.warning("the store does not answer: serving the configuration in memory")
+                store_down = True
+                continue
             except Exception:
                 logger.exception("config watcher failed; retrying")
+                continue
+            if store_down:
+                logger.warning("the store answers again: configuration caught up")
+            store_down = False
 
 
 def _query(public_key: str) -> bytes:

@@ -1,8 +1,8 @@
-"""The storage interface the edge depends on; `SqliteStore` is the embedded implementation.
+"""The storage interfaces the edge depends on. One implementation of each, written in portable
+SQL over `edge.store.database.Database`, serves both backends (SQLite, PostgreSQL).
 
-Methods are async so a networked database can implement the same protocol; the SQLite store
-answers inline (WAL, synchronous=NORMAL: sub-millisecond), and the storefront's hot path never
-reaches the store at all (it reads compiled configuration from memory).
+The storefront's hot path never reaches a store: it reads compiled configuration from memory
+(`edge.sites.runtime`), so a slow or absent database delays configuration changes, never answers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from edge.store.records import ExperienceRecord, SiteRecord
+from edge.store.records import AdminSession, ExperienceRecord, SiteRecord
 
 
 class Store(Protocol):
@@ -42,6 +42,10 @@ class Store(Protocol):
         now: int,
     ) -> SiteRecord: ...
 
+    async def delete_site(self, site_id: str) -> bool:
+        """Delete the site and everything it owns; False when there is no such site."""
+        ...
+
     # Experiences (each write bumps the site's config_version in the same transaction)
     async def list_experiences(self, site_id: str) -> list[ExperienceRecord]: ...
 
@@ -64,3 +68,38 @@ class Store(Protocol):
     ) -> ExperienceRecord: ...
 
     async def delete_experience(self, site_id: str, experience_id: str, *, expected_version: int) -> None: ...
+
+
+class AdminSessionStore(Protocol):
+    """The merchant page's sessions, by the SHA-256 of their id (`edge.access.sessions`)."""
+
+    async def create(self, session: AdminSession, *, expired_before: tuple[float, float]) -> None:
+        """Store `session`; first forget every session idle since `expired_before[0]` or
+        signed in before `expired_before[1]`."""
+        ...
+
+    async def get(self, id_hash: str) -> AdminSession | None: ...
+
+    async def touch(self, id_hash: str, now: float) -> None: ...
+
+    async def delete(self, id_hash: str) -> None: ...
+
+    async def count(self, site_id: str) -> int: ...
+
+
+SwitchValues = dict[str, bool]
+"""One site's trigger switches by trigger name (the columns of `event_triggers`)."""
+
+
+class SwitchStore(Protocol):
+    """Each site's event trigger switches (`edge.events.switches` mirrors them in memory)."""
+
+    async def get(self, site_id: str) -> SwitchValues | None: ...
+
+    async def changed_since(self, updated_at: int) -> list[tuple[str, SwitchValues, int]]:
+        """(site id, switches, updated_at) of every row written at or after `updated_at`."""
+        ...
+
+    async def put(self, site_id: str, changes: dict[str, bool], now: int) -> SwitchValues:
+        """Set the named switches (the others keep their value) and return them all."""
+        ...

@@ -41,3 +41,14 @@ class ExperienceRecord:
     version: int
     created_at: int
     updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSession:
+    """A merchant page session: only the SHA-256 of its id is kept."""
+
+    id_hash: str
+    site_id: str
+    csrf_token: str = field(repr=False)
+    created_at: float
+    last_seen_at: float

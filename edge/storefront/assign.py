@@ -15,9 +15,9 @@ The request, step by step (`_handle`), with the seams other parts extend:
    headers, a bot check) is read here, once, and carried on `AssignInputs`.
 2. `respond`: `StorefrontMemo.answer` decides (or recalls) the answer from those inputs, then
    `_tell_observers` tells every `AssignObserver` (event triggers, exposure counting) about the
-   answered assignment; they must not block.
-3. The 200 is sent. Work that must be awaited before the visitor is answered belongs in
-   `_handle` between `respond` and that send.
+   answered assignment; they must not block, but may return an awaitable the answer waits for
+   (event triggers: the write that makes the visit's events durable, bounded in time).
+3. Those waits are awaited, then the 200 is sent.
 Other storefront routes that must be as cheap (a tracking beacon) join `EdgeApp.fast_paths`.
 
 Bad input never becomes a 500: every refusal is an `ApiError` with its 4xx, sent as the JSON
@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -39,6 +39,7 @@ from starlette.types import Message, Receive, Scope, Send
 from edge.ops.logs import request_id_var
 from edge.services import Services
 from edge.sites.runtime import SiteRuntime
+from edge.store.errors import StoreUnavailable
 from edge.storefront.identity import VisitorIdentity, identify, identify_cached
 from edge.storefront.memo import Answer
 from edge.storefront.wire import (
@@ -119,6 +120,8 @@ class AssignInputs:
     visitor_id: str
     url: str | None
     warnings: list[str]
+    # What observers want the answer to wait for (a durable write, bounded by the observer).
+    waits: list[Awaitable[object]] = field(default_factory=list)
 
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
@@ -131,6 +134,9 @@ async def assign(scope: Scope, receive: Receive, send: Send) -> None:
     code = ""
     try:
         status, code = await _handle(svc, scope, head, receive, send, extra)
+    except StoreUnavailable:  # a site not in memory yet, while its database does not answer
+        status, code = 503, "store_unavailable"
+        await _send(send, 503, error_body(code, "The store does not answer; try again."), extra)
     except Exception:
         status = 500
         logger.exception("assign failed")
@@ -156,6 +162,8 @@ async def _handle(
         ]
         await _send(send, refused.status, error_body(refused.code, refused.message, refused.details), headers)
         return refused.status, refused.code
+    for wait in inputs.waits:
+        await wait
     await _send(send, 200, payload, extra)
     return 200, ""
 
@@ -231,7 +239,11 @@ def respond(svc: Services, inputs: AssignInputs) -> bytes:
 def _tell_observers(svc: Services, inputs: AssignInputs, answer: Answer) -> None:
     for observer in svc.assign_observers:
         try:
-            observer.observed(inputs.runtime, inputs.visitor_id, inputs.who, answer.decision, inputs.url)
+            pending = observer.observed(
+                inputs.runtime, inputs.visitor_id, inputs.who, answer.decision, inputs.url
+            )
+            if pending is not None:
+                inputs.waits.append(pending)
         except Exception:
             logger.exception("an assignment observer failed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol
 
 from edge.sites.runtime import SiteRuntime
@@ -11,7 +12,10 @@ from targeting import SiteDecision
 
 class AssignObserver(Protocol):
     """Told about every answered assignment. Must be quick, must not block and must not raise:
-    anything slow (sending events) belongs in a queue the observer feeds."""
+    anything slow (sending events) belongs in a queue the observer feeds.
+
+    `observed` may return an awaitable: the answer is sent once it is done (event triggers:
+    the visit's events are durable). The observer bounds that wait itself."""
 
     def observed(
         self,
@@ -20,4 +24,4 @@ class AssignObserver(Protocol):
         who: VisitorIdentity,
         decision: SiteDecision,
         url: str | None,
-    ) -> None: ...
+    ) -> Awaitable[object] | None: ...

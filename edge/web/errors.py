@@ -15,6 +15,9 @@
     ├── TooManyRequests   429
     └── ServiceUnavailable 503    a dependency is not configured or not answering
 
+The store's `StoreUnavailable` (its database does not answer) leaves as 503 `store_unavailable`
+with `Retry-After: 1`: the storefront keeps serving from memory meanwhile.
+
 Starlette's own HTTPException (unknown route, wrong method) and any unexpected exception are
 turned into the same shape by `install_error_handlers`, so a client never sees an HTML page.
 """
@@ -29,6 +32,8 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from edge.store.errors import StoreUnavailable
 
 logger = logging.getLogger("kx_edge.errors")
 _encode = msgspec.json.Encoder().encode
@@ -143,6 +148,16 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning("the store does not answer on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "store_unavailable",
+        "The configuration store does not answer right now; try again shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "Something went wrong on our side.")
@@ -150,4 +165,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def exception_handlers() -> dict[Any, Any]:
     """The handlers `create_app` installs: every error leaves as the JSON contract."""
-    return {ApiError: _api_error, HTTPException: _http_exception, Exception: _unexpected}
+    return {
+        ApiError: _api_error,
+        HTTPException: _http_exception,
+        StoreUnavailable: _store_unavailable,
+        Exception: _unexpected,
+    }

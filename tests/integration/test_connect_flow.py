@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from edge.app import create_app
-from edge.store import SqliteStore
+from edge.store import SqlSiteStore
+from edge.store.sqlite_db import SqliteDatabase
 from sandbox import (
     DEMO_PEOPLE,
     FaultKind,
@@ -251,13 +252,13 @@ async def _store_vip_experience(database: Path, site_id: str) -> None:
             variation_ids=("none", "banner"),
         )
     )
-    store = SqliteStore(database)
+    db = SqliteDatabase(database)
     try:
-        await store.create_experience(
+        await SqlSiteStore(db).create_experience(
             site_id, experience.id, type="personalization", status="live", body=experience.to_dict(), now=1
         )
     finally:
-        await store.close()
+        await db.close()
 
 
 def test_reconnecting_within_a_second_waits_for_the_accounts_budget(world: World) -> None:

@@ -11,12 +11,12 @@ import httpx
 from edge.access.sessions import ABSOLUTE_TIMEOUT_S, COOKIE, IDLE_TIMEOUT_S, SECURE_COOKIE
 from edge.admin.limits import LIMIT
 from tests.apps import app_client, create_site, make_settings, services_of
+from tests.databases import all_rows, dump
 from tests.edge.admin.support import FakeClock, admin_app, csrf_of, sign_in, sign_in_token_of
 
 
-def _rows(client: httpx.AsyncClient) -> list[tuple[Any, ...]]:
-    conn = services_of(client).store.connection
-    return [tuple(row) for row in conn.execute("SELECT id_hash, site_id, csrf_token FROM admin_sessions")]
+async def _rows(client: httpx.AsyncClient) -> list[tuple[Any, ...]]:
+    return [row[:3] for row in await all_rows(services_of(client).database, "admin_sessions")]
 
 
 async def _post_sign_in(client: httpx.AsyncClient, api_key: str, **extra: str) -> httpx.Response:
@@ -38,11 +38,11 @@ async def test_signing_in_makes_a_server_side_session_with_a_strict_http_only_co
     assert "path=/" in attributes
     assert "secure" not in attributes  # plain http here; see the https test
     session_id = cookie.split(";")[0].split("=", 1)[1]
-    rows = _rows(client)
+    rows = await _rows(client)
     assert len(rows) == 1
     assert rows[0][0] == hashlib.sha256(session_id.encode()).hexdigest()  # only the hash is stored
     assert rows[0][1] == site["id"]
-    assert session_id not in "\n".join(services_of(client).store.connection.iterdump())
+    assert session_id not in await dump(services_of(client).database)
 
 
 async def test_over_https_the_cookie_is_secure_and_host_prefixed(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ async def test_a_wrong_key_gets_a_friendly_error_and_no_session(
     assert "does not open any site" in response.text
     assert 'aria-invalid="true"' in response.text
     assert not any(v.startswith(f"{COOKIE}=") for v in response.headers.get_list("set-cookie"))
-    assert _rows(client) == []
+    assert (await _rows(client)) == []
     assert (await client.get("/admin/integrations")).status_code == 303
 
 
@@ -80,7 +80,7 @@ async def test_failed_sign_ins_are_limited_per_client_address(
     assert blocked.status_code == 429
     assert "paused" in blocked.text
     assert int(blocked.headers["retry-after"]) == 60
-    assert _rows(client) == []
+    assert (await _rows(client)) == []
     clock.advance(61)
     assert (await _post_sign_in(client, site["api_key"])).status_code == 303
 
@@ -98,7 +98,7 @@ async def test_a_session_ends_after_the_idle_timeout(
     assert page.status_code == 303
     assert page.headers["location"] == "/admin/sign-in?next=%2Fadmin%2Fexperiences"
     assert (await client.get(f"/v1/sites/{site['id']}/experiences")).status_code == 401
-    assert _rows(client) == []  # the expired session was deleted
+    assert (await _rows(client)) == []  # the expired session was deleted
 
 
 async def test_a_session_ends_after_the_absolute_timeout_even_when_used(
@@ -123,7 +123,7 @@ async def test_signing_out_deletes_the_session_server_side(
     response = await client.post("/admin/sign-out", data={"csrf_token": csrf})
     assert response.status_code == 303
     assert response.headers["location"] == "/admin/sign-in?signed_out=1"
-    assert _rows(client) == []
+    assert (await _rows(client)) == []
     # The old cookie, replayed, opens nothing: not the pages, not the API.
     assert client.cookies.get(COOKIE) is None
     client.cookies.set(COOKIE, stolen)
@@ -151,7 +151,7 @@ async def test_the_pages_show_the_session_csrf_token_and_strict_headers(
 ) -> None:
     csrf = await sign_in(client, site["api_key"])
     page = await client.get("/admin/integrations")
-    assert csrf_of(page.text) == csrf == _rows(client)[0][2]
+    assert csrf_of(page.text) == csrf == (await _rows(client))[0][2]
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in page.headers["content-security-policy"]

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-from edge.store.connections import SqliteConnectionStore
 from oauth.connection import ConnectionStatus
 from tests.apps import connect_directly, services_of
 from tests.edge.access.test_csrf import EXPERIENCE
@@ -43,7 +42,7 @@ async def test_integrations_shows_needs_reconnecting_with_the_reason(
     client: httpx.AsyncClient, site: dict[str, Any]
 ) -> None:
     await connect_directly(client, site["id"])
-    connections = SqliteConnectionStore(services_of(client).store)
+    connections = services_of(client).connections
     connection = await connections.get(site["id"])
     assert connection is not None
     await connections.update(

@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 
 from edge.app import create_app
 from edge.settings import Settings
-from edge.store.connections import SqliteConnectionStore
 from edge.storefront.identity import SegmentResolver
 from oauth.connection import Connection, ConnectionStatus
 from sandbox import DEMO_ACCOUNT_ID, SandboxState, demo_segment_id, demo_state
@@ -54,7 +53,7 @@ async def connect_to_sandbox(
     """An active connection holding real sandbox tokens (as the OAuth flow would store them)."""
     svc = services_of(client)
     tokens = state.issue_tokens(CLIENT_ID, DEMO_ACCOUNT_ID, SCOPES)
-    await SqliteConnectionStore(svc.store).save(
+    await svc.connections.save(
         Connection(
             site_id=site_id,
             status=ConnectionStatus.ACTIVE,

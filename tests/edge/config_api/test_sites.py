@@ -11,6 +11,7 @@ from edge.app import create_app
 from edge.settings import Settings
 from edge.web.request_ids import worker_of
 from tests.apps import app_client, create_site, make_settings, operator, services_of
+from tests.databases import dump
 
 
 @pytest.fixture
@@ -40,12 +41,11 @@ async def test_operator_creates_a_site_and_gets_its_keys_once(
 
 async def test_the_api_key_is_stored_hashed(client: httpx.AsyncClient, settings: Settings) -> None:
     created = await create_site(client, settings)
-    store = services_of(client).store
-    site = await store.get_site(created["id"])
+    svc = services_of(client)
+    site = await svc.store.get_site(created["id"])
     assert site is not None
     assert site.api_key_hash == hashlib.sha256(created["api_key"].encode()).hexdigest()
-    dump = "\n".join(store.connection.iterdump())
-    assert created["api_key"] not in dump
+    assert created["api_key"] not in await dump(svc.database)
 
 
 async def test_creating_a_site_needs_the_operator_token(client: httpx.AsyncClient) -> None:

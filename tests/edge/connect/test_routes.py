@@ -48,7 +48,7 @@ async def _signed_in(client: httpx.AsyncClient, settings: Settings) -> tuple[dic
     """A site, and this client signed in to its merchant page: the CSRF header the page sends."""
     site = await create_site(client, settings)
     svc = services_of(client)
-    session_id, session = await SessionStore(svc.store, svc.clock).create(site["id"])
+    session_id, session = await SessionStore(svc.sessions, svc.clock).create(site["id"])
     client.cookies.set("kx_admin", session_id)
     return site, {"X-CSRF-Token": session.csrf_token}
 
@@ -119,7 +119,7 @@ async def test_over_https_the_binding_cookie_is_secure_and_host_only(tmp_path: P
     async with app_client(create_app(settings), base_url="https://kx.example") as client:
         site = await create_site(client, settings)
         svc = services_of(client)
-        session_id, session = await SessionStore(svc.store, svc.clock).create(site["id"])
+        session_id, session = await SessionStore(svc.sessions, svc.clock).create(site["id"])
         client.cookies.set("__Host-kx_admin", session_id)
         started = await client.post(
             f"/v1/sites/{site['id']}/klaviyo/connect", headers={"X-CSRF-Token": session.csrf_token}

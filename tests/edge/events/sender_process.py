@@ -21,8 +21,9 @@ from edge.events import EventsConfig, SenderConfig, build_events
 from edge.services import Services
 from edge.settings import Settings
 from edge.sites.runtime import SiteRuntimes
-from edge.store import SqliteStore
-from edge.store.connections import SqliteConnectionStore, SqliteFlowStateStore
+from edge.store import SqlSiteStore, open_database
+from edge.store.connections import SqlConnectionStore, SqlFlowStateStore
+from edge.store.sessions import SqlAdminSessionStore
 from oauth.crypto import TokenCipher
 
 
@@ -54,17 +55,19 @@ async def main(db: str, api_base: str, secret: str, client_id: str, client_secre
         klaviyo_revoke_url=api_base + "/oauth/revoke",
         public_url="http://testserver",
     )
-    store = SqliteStore(settings.database_path)
+    database = await open_database(settings)
+    store = SqlSiteStore(database)
     cipher = TokenCipher(secret)
-    connections = SqliteConnectionStore(store)
+    connections = SqlConnectionStore(database)
     transport = StallAfterBulk() if "stall" in mode else None
     async with httpx.AsyncClient(transport=transport) as http:
         link = build_klaviyo_link(
             settings, http=http, redis=None, connections=connections,
-            flows=SqliteFlowStateStore(store, cipher), cipher=cipher,
+            flows=SqlFlowStateStore(database, cipher), cipher=cipher,
         )  # fmt: skip
         svc = Services(
-            settings=settings, store=store, connections=connections, cipher=cipher, http=http, redis=None,
+            settings=settings, database=database, store=store, connections=connections,
+            sessions=SqlAdminSessionStore(database), cipher=cipher, http=http, redis=None,
             runtimes=SiteRuntimes(store, connections, cipher, clock=time.time), klaviyo=link,
         )  # fmt: skip
         sender = SenderConfig(claim_max=int(claim_max), poll_interval_s=0.05, backoff_base_s=0.05)

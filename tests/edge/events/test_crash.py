@@ -60,7 +60,7 @@ async def test_a_sender_killed_mid_batch_loses_and_duplicates_nothing(
     async with shop(settings, sandbox, triggers=TRIGGERS, config=fast_config(send=False)) as s:
         for i in range(30):
             await s.assign(f"crash{i:02d}".ljust(22, "x"), kx=VIP.kx)
-        assert (await s.events.flush()).enqueued == 60
+        assert not s.events.observer.buffer  # every answered visit is in the outbox already
     expected = set(_outbox(settings))
     assert len(expected) == 60
 

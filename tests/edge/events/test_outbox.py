@@ -1,59 +1,65 @@
-"""The SQLite outbox on its own: dedupe, cap, leases, settling, across reopenings of the file."""
+"""The outbox in the app's database on its own, on each backend: dedupe, cap, leases, settling,
+across reopenings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from edge.events.outbox import NewEvent, Retry, VisitWrite
-from edge.events.sqlite_outbox import SqliteOutbox
+from edge.events.component import sql_outbox
+from edge.events.outbox import NewEvent, ProfileWrite, Retry, VisitWrite
+from edge.events.payload import digest
 from edge.events.triggers import Trigger
-from edge.store import SqliteStore
+from edge.store import Database
+from edge.store.outbox import SqlOutbox
+from tests.apps import make_settings
+from tests.databases import all_rows, opened
 
 NOW = 1_800_000_000.0
 DAY = int(NOW // 86_400)
 
 
+def event(uid: str, site: str = "site_a", trigger: Trigger = Trigger.SAW_PERSONALIZATION) -> NewEvent:
+    body = b'{"unique_id":"' + uid.encode() + b'"}'
+    return NewEvent(
+        site, trigger, uid, body, b'{"data":{}}', NOW, deduplicated=trigger is Trigger.SAW_PERSONALIZATION
+    )
+
+
 def visit(uid: str, site: str = "site_a", trigger: Trigger = Trigger.SAW_PERSONALIZATION) -> VisitWrite:
-    event = NewEvent(site, trigger, uid, b'{"unique_id":"' + uid.encode() + b'"}', b'{"data":{}}', NOW)
-    return VisitWrite(site, DAY, (event,))
+    return VisitWrite(site, DAY, (event(uid, site, trigger),))
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "kx-edge.sqlite3"
+def outbox(database: Database) -> SqlOutbox:
+    return sql_outbox(database, cap=5, lease_s=10.0)
 
 
-@pytest.fixture
-async def outbox(path: Path) -> AsyncIterator[SqliteOutbox]:
-    opened = SqliteOutbox(path, cap=5, lease_s=10.0)
-    yield opened
-    await opened.aclose()
-
-
-async def test_the_outbox_lives_in_the_app_database(path: Path, outbox: SqliteOutbox) -> None:
+async def test_the_outbox_lives_in_the_app_database(database: Database, outbox: SqlOutbox) -> None:
     await outbox.append([visit("u1")], {}, NOW)
-    store = SqliteStore(path)  # the app's store sees migration 3's table
-    assert store.connection.execute("SELECT unique_id FROM event_outbox").fetchall()[0][0] == "u1"
-    await store.close()
+    assert [row[3] for row in await all_rows(database, "event_outbox")] == ["u1"]
+    assert outbox.backend == database.dialect.name
 
 
 async def test_an_event_is_enqueued_once_per_unique_id_also_after_reopening(
-    path: Path, outbox: SqliteOutbox
+    tmp_path: Path, store_overrides: dict[str, Any]
 ) -> None:
-    first = await outbox.append([visit("u1"), visit("u1"), visit("u2")], {}, NOW)
+    settings = make_settings(tmp_path, **store_overrides)
+    db = await opened(settings)
+    first = await sql_outbox(db, cap=5).append([visit("u1"), visit("u1"), visit("u2")], {}, NOW)
     assert (first.enqueued, first.duplicates) == (2, 1)
-    await outbox.aclose()
-    reopened = SqliteOutbox(path, cap=5)
+    await db.close()
+    db = await opened(settings)
+    reopened = sql_outbox(db, cap=5)
     again = await reopened.append([visit("u1")], {}, NOW + 60)
     assert (again.enqueued, again.duplicates) == (0, 1)
     assert await reopened.seen(["u1", "u2", "u3"], DAY) == {"u1", "u2"}
-    await reopened.aclose()
+    await db.close()
 
 
-async def test_a_test_entry_is_left_to_klaviyo_to_deduplicate(outbox: SqliteOutbox) -> None:
+async def test_a_test_entry_is_left_to_klaviyo_to_deduplicate(outbox: SqlOutbox) -> None:
     # Entries fire once by themselves (first_assignment); a repeat the same day (a visitor who
     # lost their token) has the same unique_id, and Klaviyo keeps one. No dedupe write for them.
     entered = await outbox.append([visit("e1", trigger=Trigger.ENTERED_TEST)] * 2, {}, NOW)
@@ -61,7 +67,23 @@ async def test_a_test_entry_is_left_to_klaviyo_to_deduplicate(outbox: SqliteOutb
     assert await outbox.seen(["e1"], DAY) == set()
 
 
-async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(outbox: SqliteOutbox) -> None:
+async def test_a_profile_event_goes_only_when_the_experiences_changed_and_nothing_carried_them(
+    outbox: SqlOutbox,
+) -> None:
+    def profile_visit(uid: str, experiences: str, *carried: NewEvent) -> VisitWrite:
+        profile = ProfileWrite("kx_hash", digest(experiences), event(uid, trigger=Trigger.PROFILE_SYNC))
+        return VisitWrite("site_a", DAY, carried, profile)
+
+    nothing = await outbox.append([profile_visit("p0", "")], {}, NOW)  # no experiences, none on record
+    first = await outbox.append([profile_visit("p1", "banner")], {}, NOW)
+    same = await outbox.append([profile_visit("p2", "banner")], {}, NOW)
+    carried = await outbox.append([profile_visit("p3", "checkout", event("c1"))], {}, NOW)
+    gone = await outbox.append([profile_visit("p4", "")], {}, NOW)  # back to none: a change
+    assert [r.enqueued for r in (nothing, first, same, carried, gone)] == [0, 1, 0, 1, 1]
+    assert [c.unique_id for c in await outbox.claim(10, NOW)] == ["p1", "c1", "p4"]
+
+
+async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(outbox: SqlOutbox) -> None:
     result = await outbox.append([visit(f"u{i}") for i in range(1, 9)], {}, NOW)
     assert (result.enqueued, result.dropped) == (8, 3)
     claimed = await outbox.claim(100, NOW)
@@ -72,7 +94,7 @@ async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(outbox: SqliteO
     assert stats.triggers[Trigger.SAW_PERSONALIZATION].pending == 5
 
 
-async def test_a_claim_is_leased_and_comes_back_when_the_lease_runs_out(outbox: SqliteOutbox) -> None:
+async def test_a_claim_is_leased_and_comes_back_when_the_lease_runs_out(outbox: SqlOutbox) -> None:
     await outbox.append([visit("u1"), visit("u2")], {}, NOW)
     assert [c.unique_id for c in await outbox.claim(1, NOW)] == ["u1"]
     assert [c.unique_id for c in await outbox.claim(10, NOW + 1)] == ["u2"]
@@ -80,7 +102,7 @@ async def test_a_claim_is_leased_and_comes_back_when_the_lease_runs_out(outbox: 
     assert [c.unique_id for c in await outbox.claim(10, NOW + 10)] == ["u1"]  # its sender died
 
 
-async def test_settling_counts_and_marks_each_event(outbox: SqliteOutbox) -> None:
+async def test_settling_counts_and_marks_each_event(outbox: SqlOutbox) -> None:
     await outbox.append([visit("sent"), visit("failed"), visit("later"), visit("waiting")], {}, NOW)
     sent, failed, later, waiting = await outbox.claim(10, NOW)
     await outbox.settle(
@@ -105,7 +127,7 @@ async def test_settling_counts_and_marks_each_event(outbox: SqliteOutbox) -> Non
     assert (stats.size, stats.triggers[Trigger.SAW_PERSONALIZATION].counts["sent"]) == (1, 2)
 
 
-async def test_skips_are_counted_per_reason_for_24_hours(outbox: SqliteOutbox) -> None:
+async def test_skips_are_counted_per_reason_for_24_hours(outbox: SqlOutbox) -> None:
     await outbox.append([], {("site_a", Trigger.SAW_PERSONALIZATION, "no_kx"): 3}, NOW)
     counts = (await outbox.stats("site_a", NOW)).triggers[Trigger.SAW_PERSONALIZATION].counts
     assert counts == {"skipped:no_kx": 3}

@@ -24,7 +24,17 @@ def visit(uid: str, site: str = "site_a") -> VisitWrite:
     return VisitWrite(
         site,
         DAY,
-        (NewEvent(site, Trigger.SAW_PERSONALIZATION, uid, b'{"u":"' + uid.encode() + b'"}', b"{}", NOW),),
+        (
+            NewEvent(
+                site,
+                Trigger.SAW_PERSONALIZATION,
+                uid,
+                b'{"u":"' + uid.encode() + b'"}',
+                b"{}",
+                NOW,
+                deduplicated=True,
+            ),
+        ),
     )
 
 

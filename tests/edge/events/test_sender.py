@@ -4,18 +4,18 @@ connection's state, giving up on old events; and the budget it spends."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from edge.events.api import EventsApi, Outcome, PostResult
 from edge.events.budget import EventsBudget
+from edge.events.component import sql_outbox
 from edge.events.outbox import NewEvent, VisitWrite
 from edge.events.sender import Sender, SenderConfig
-from edge.events.sqlite_outbox import SqliteOutbox
 from edge.events.triggers import Trigger
+from edge.store import Database
+from edge.store.outbox import SqlOutbox
 from klaviyo import Tier, TierLimit
 from oauth.connection import Connection, ConnectionStatus
 from tests.edge.events.conftest import WITH_EVENTS, WITHOUT_EVENTS
@@ -58,13 +58,11 @@ class Clock:
 
 
 @pytest.fixture
-async def outbox(tmp_path: Path) -> AsyncIterator[SqliteOutbox]:
-    opened = SqliteOutbox(tmp_path / "db.sqlite3")
-    yield opened
-    await opened.aclose()
+def outbox(database: Database) -> SqlOutbox:
+    return sql_outbox(database)
 
 
-async def enqueue(outbox: SqliteOutbox, n: int, prefix: str = "u") -> None:
+async def enqueue(outbox: SqlOutbox, n: int, prefix: str = "u") -> None:
     writes = []
     for i in range(n):
         uid = f"{prefix}{i}"
@@ -83,7 +81,7 @@ def connection(
 
 
 def sender(
-    outbox: SqliteOutbox, api: ScriptedApi, conn: Connection | None, clock: Clock | None = None
+    outbox: SqlOutbox, api: ScriptedApi, conn: Connection | None, clock: Clock | None = None
 ) -> Sender:
     async def lookup(site_id: str) -> Connection | None:
         return conn
@@ -93,12 +91,12 @@ def sender(
     )
 
 
-async def counts(outbox: SqliteOutbox) -> dict[str, int]:
+async def counts(outbox: SqlOutbox) -> dict[str, int]:
     stats = (await outbox.stats("site_1", NOW)).triggers[Trigger.ENTERED_TEST]
     return {**stats.counts, "pending": stats.pending}
 
 
-async def test_few_waiting_go_one_by_one_more_go_in_one_bulk_job(outbox: SqliteOutbox) -> None:
+async def test_few_waiting_go_one_by_one_more_go_in_one_bulk_job(outbox: SqlOutbox) -> None:
     api = ScriptedApi()
     await enqueue(outbox, 3)
     assert await sender(outbox, api, connection()).run_once() == 3
@@ -109,7 +107,7 @@ async def test_few_waiting_go_one_by_one_more_go_in_one_bulk_job(outbox: SqliteO
     assert await counts(outbox) == {"sent": 7, "pending": 0}
 
 
-async def test_one_refused_event_fails_alone_and_the_job_is_sent_again(outbox: SqliteOutbox) -> None:
+async def test_one_refused_event_fails_alone_and_the_job_is_sent_again(outbox: SqlOutbox) -> None:
     refused = PostResult(Outcome.FAILED, "HTTP 400 from Klaviyo: bad (at /data/.../data/2/x)", bad_entry=2)
     api = ScriptedApi(refused)
     await enqueue(outbox, 5)
@@ -120,7 +118,7 @@ async def test_one_refused_event_fails_alone_and_the_job_is_sent_again(outbox: S
     assert failed.last_error is not None and "HTTP 400" in failed.last_error
 
 
-async def test_a_wait_is_not_an_attempt_and_a_retry_backs_off(outbox: SqliteOutbox) -> None:
+async def test_a_wait_is_not_an_attempt_and_a_retry_backs_off(outbox: SqlOutbox) -> None:
     clock = Clock()
     api = ScriptedApi(
         PostResult(Outcome.WAIT, wait_s=2.0), PostResult(Outcome.RETRY, "HTTP 502 from Klaviyo")
@@ -135,7 +133,7 @@ async def test_a_wait_is_not_an_attempt_and_a_retry_backs_off(outbox: SqliteOutb
     assert retried.attempts == 1
 
 
-async def test_an_event_still_failing_after_max_age_is_given_up(outbox: SqliteOutbox) -> None:
+async def test_an_event_still_failing_after_max_age_is_given_up(outbox: SqlOutbox) -> None:
     clock = Clock()
     clock.now = NOW + 86_400
     await enqueue(outbox, 1)
@@ -155,7 +153,7 @@ async def test_an_event_still_failing_after_max_age_is_given_up(outbox: SqliteOu
     ],
 )
 async def test_the_connection_decides_before_anything_is_sent(
-    outbox: SqliteOutbox, conn: Connection | None, expected: dict[str, int], error: str
+    outbox: SqlOutbox, conn: Connection | None, expected: dict[str, int], error: str
 ) -> None:
     api = ScriptedApi()
     await enqueue(outbox, 1)

@@ -9,6 +9,7 @@ import pytest
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
 from edge.settings import Settings
+from edge.store.switches import SqlSwitchStore
 from sandbox import SandboxState
 from tests.apps import create_site
 from tests.edge.events.conftest import WITHOUT_EVENTS, Shop, shop
@@ -145,12 +146,13 @@ async def test_another_workers_change_reaches_the_observer_on_refresh(
     settings: Settings, sandbox: SandboxState
 ) -> None:
     async with shop(settings, sandbox) as s:
-        other_worker = SwitchBook(s.svc.store)
+        other_worker = SwitchBook(SqlSwitchStore(s.svc.database))
+        await other_worker.refresh()
         assert s.site["id"] not in other_worker.active
         await s.put_triggers({"entered_test": {"enabled": True}})
-        other_worker.refresh()
+        await other_worker.refresh()
         assert s.site["id"] in other_worker.active
         assert other_worker.get(s.site["id"]).entered_test
         await s.put_triggers({"entered_test": {"enabled": False}})
-        other_worker.refresh()
+        await other_worker.refresh()
         assert s.site["id"] not in other_worker.active
