@@ -272,7 +272,9 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
             who = whos[k]
             assert who is not None
             headers = scopes[k]["headers"]
-            assign_module.respond(svc, assign_module.inputs_from(runtime, headers, decoded[k], who))
+            assign_module.respond(
+                svc, assign_module.inputs_from(runtime, headers, decoded[k], who, svc, body=bodies[k])
+            )
         clock("answer (remembered answer, observers, body)", started)
 
         started = time.perf_counter()
@@ -281,7 +283,10 @@ async def _time_steps(svc: Services, spec: InProcessSpec) -> dict[str, float]:
             request = decode_request(bodies[k])
             who = identify_cached(runtime, request.kx, svc.resolver)
             assert who is not None
-            assign_module.respond(svc, assign_module.inputs_from(runtime, scopes[k]["headers"], request, who))
+            assign_module.respond(
+                svc,
+                assign_module.inputs_from(runtime, scopes[k]["headers"], request, who, svc, body=bodies[k]),
+            )
         clock(SEQUENCE, started)
     return steps
 

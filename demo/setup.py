@@ -21,6 +21,9 @@ from starlette.routing import Mount
 
 from demo.experiences import demo_experiences
 from demo.storefront import VISITS, storefront_routes
+from demo.traffic import ENV as TRAFFIC_ENV
+from demo.traffic import TrafficReport, play
+from demo.traffic_plan import DEMO_TEST, TrafficPlan
 from edge.app import create_app
 from edge.connect.link import redirect_uri
 from edge.services import Services
@@ -52,7 +55,9 @@ def demo_settings(settings: Settings) -> Settings:
     )
 
 
-def create_demo_app(settings: Settings) -> Starlette:
+def create_demo_app(settings: Settings, *, traffic: TrafficPlan | None = None) -> Starlette:
+    """The demo app. `traffic`: the visitors played into the demo test once it is seeded (None:
+    none; `kx-edge serve --demo` passes what `KX_DEMO_TRAFFIC` asks for, see demo/traffic.py)."""
     settings = demo_settings(settings)
     _fresh_database(settings.database_path)
     assert settings.klaviyo_client_id and settings.klaviyo_client_secret and settings.secret_key
@@ -68,6 +73,8 @@ def create_demo_app(settings: Settings) -> Starlette:
     )
     site, api_key = created.record, created.api_key
 
+    report = TrafficReport() if traffic is not None else None
+
     async def seed(svc: Services) -> None:
         await svc.store.create_site(replace(site, created_at=svc.now(), updated_at=svc.now()))
         for body in demo_experiences():
@@ -80,7 +87,16 @@ def create_demo_app(settings: Settings) -> Starlette:
         await svc.runtimes.reload(site.id)
         key_file = Path(settings.data_dir) / "demo-api-key"
         keep_secret(key_file, api_key)  # never printed: the log stream is no place for a secret
-        _announce(settings.public_url, site.id, site.public_key, key_file, sandbox)
+        _announce(settings.public_url, site.id, site.public_key, key_file, sandbox, traffic)
+        if traffic is not None and report is not None:
+            # Still the on_ready task: start-up is not delayed, and shutdown cancels it.
+            await play(
+                traffic,
+                base_url=settings.public_url,
+                public_key=site.public_key,
+                origin=_origins(settings.public_url)[0],
+                report=report,
+            )
 
     app = create_app(
         settings,
@@ -91,6 +107,7 @@ def create_demo_app(settings: Settings) -> Starlette:
         ],
     )
     app.state.sandbox = sandbox
+    app.state.demo_traffic = report
     app.state.demo_site = {
         "id": site.id,
         "public_key": site.public_key,
@@ -148,7 +165,14 @@ async def _connect_through_oauth(
     logger.info("demo site connected to the sandbox Klaviyo through the OAuth flow")
 
 
-def _announce(public_url: str, site_id: str, public_key: str, key_file: Path, sandbox: SandboxState) -> None:
+def _announce(
+    public_url: str,
+    site_id: str,
+    public_key: str,
+    key_file: Path,
+    sandbox: SandboxState,
+    traffic: TrafficPlan | None,
+) -> None:
     base = public_url.rstrip("/")
     width = max(len(label) for label, _, _ in VISITS.values())
     lines = [
@@ -159,6 +183,14 @@ def _announce(public_url: str, site_id: str, public_key: str, key_file: Path, sa
         *(f"  {label.ljust(width)}  {base}/demo/visit/{name}" for name, (label, _, _) in VISITS.items()),
         f"  demo site: id {site_id}, public key {public_key}",
         f"  configuration API key for the demo site (this run only): kept in {key_file}",
+        *(
+            [
+                f"  results:         {base}/admin/experiences/{DEMO_TEST}/results ({traffic.visitors:,} demo "
+                f"visitors being played in; {TRAFFIC_ENV}=0 turns that off)"
+            ]
+            if traffic is not None
+            else []
+        ),
         "",
     ]
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -60,10 +60,13 @@ def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
 
 @dataclass(slots=True)
 class ClientStats:
-    """Counters for /metrics: requests sent per tier, and how they ended."""
+    """Counters for /metrics: requests sent per tier, and how they ended (`outcomes`: by HTTP
+    status or "refused"; `calls`: the same per (tier, status), status also "timeout" or
+    "transport_error")."""
 
     requests: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def retry_after_seconds(value: str | None, default: float, *, cap: float = 3600.0) -> float:
@@ -299,6 +302,7 @@ class KlaviyoClient:
             refusal = await self.gate.take(account_key, tier)
             if refusal is not None:
                 self.stats.outcomes["refused"] += 1
+                self.stats.calls[(tier, "refused")] += 1
                 kind = errors.AccountThrottled if refusal.throttled else errors.BudgetExhausted
                 raise kind(f"{tier} call refused", retry_after_s=refusal.retry_after_s)
             if token is None:
@@ -318,11 +322,14 @@ class KlaviyoClient:
                 )
             except httpx.TimeoutException:
                 failure = "timeout"
+                self.stats.calls[(tier, "timeout")] += 1
             except httpx.TransportError as exc:
                 failure = f"transport error: {type(exc).__name__}"
+                self.stats.calls[(tier, "transport_error")] += 1
             else:
                 status = response.status_code
                 self.stats.outcomes[str(status)] += 1
+                self.stats.calls[(tier, str(status))] += 1
                 if 200 <= status < 300:
                     return response.content
                 if status == 401:

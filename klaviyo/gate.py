@@ -64,6 +64,15 @@ class LocalRateGate:
     async def take(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
         return self.take_now(account_key, tier, reserve=reserve)
 
+    async def left(self, account_key: str, tier: Tier) -> int:
+        """Calls of the tier's 60 s window still open to this account now (0 while blocked)."""
+        if self.blocked_for(account_key) > 0:
+            return 0
+        calls = self._calls.get((account_key, tier))
+        now = self._clock()
+        used = 0 if calls is None else sum(1 for stamp in calls if stamp > now - 60.0)
+        return max(0, self._limits[tier].per_minute - used)
+
     def take_now(self, account_key: str, tier: Tier, *, reserve: float = 0.0) -> Refusal | None:
         """The synchronous form of `take`."""
         return self._admit(account_key, tier, consume=True, reserve=reserve)

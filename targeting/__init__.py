@@ -13,7 +13,16 @@ from targeting.attributes import ATTRIBUTES, KLAVIYO_SEGMENT, Attribute, Attribu
 from targeting.bucketing import bucket_ranges, choose_variation, fnv1a32, hash_v1, hash_v2
 from targeting.channels import Ga4Channel, TrafficSource, classify, ga4_channel
 from targeting.compiled import CompiledExperience, CompiledSite, compile_site
-from targeting.decide import DeferCause, StickyVerdict, decide
+from targeting.decide import (
+    DeferCause,
+    DrawPlan,
+    Step,
+    StickyVerdict,
+    decide,
+    decide_bot,
+    draw_plan,
+    targeted_steps,
+)
 from targeting.decision import Decision, DecisionStatus, Reason, SiteDecision
 from targeting.errors import CompileError, Problem, TargetingError, ValidationError
 from targeting.exclusion import OwnerCause
@@ -52,8 +61,10 @@ from targeting.sticky import (
     EXCLUDED,
     StickyEntry,
     StickyOutcome,
+    StickySigner,
     decode_sticky,
     encode_sticky,
+    pack_entries,
     read_sticky,
     token_is_current,
 )
@@ -87,6 +98,7 @@ __all__ = [
     "DecisionStatus",
     "DeferCause",
     "Device",
+    "DrawPlan",
     "ExclusionTrace",
     "Experience",
     "ExperienceStatus",
@@ -104,8 +116,10 @@ __all__ = [
     "RuleNode",
     "RuleTrace",
     "SiteDecision",
+    "Step",
     "StickyEntry",
     "StickyOutcome",
+    "StickySigner",
     "StickyVerdict",
     "TargetingError",
     "TargetingMode",
@@ -123,14 +137,18 @@ __all__ = [
     "classify",
     "compile_site",
     "decide",
+    "decide_bot",
     "decode_sticky",
+    "draw_plan",
     "encode_sticky",
     "explain",
     "fnv1a32",
     "ga4_channel",
     "hash_v1",
     "hash_v2",
+    "pack_entries",
     "parse_experience",
     "read_sticky",
+    "targeted_steps",
     "token_is_current",
 ]

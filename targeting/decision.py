@@ -51,6 +51,7 @@ class Reason(StrEnum):
     DEFERRED = "deferred"  # advanced: defer action, no audience matched, or pending
     STICKY_VARIATION_REMOVED = "sticky_variation_removed"  # sticky variation gone: afresh
     EXCLUSION_GROUP = "exclusion_group"  # the visitor was given another test of its exclusion group
+    BOT = "bot"  # the request's user agent is a known crawler: the control, never entered
 
 
 class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -82,7 +83,12 @@ class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
 
 class SiteDecision(msgspec.Struct, frozen=True):
-    """One decision per live experience (site order) and the sticky entries to carry next."""
+    """One decision per live experience (site order) and the sticky entries to carry next.
+
+    `counted`: the experiences this decision counts the visitor in for the first time (results'
+    exposures): a test they enter now, a personalization they match for the first time (shown a
+    variation, or the holdout's control). Their cohort is in `sticky[experience_id]`."""
 
     decisions: tuple[Decision, ...]
     sticky: dict[str, StickyEntry]
+    counted: tuple[str, ...] = ()

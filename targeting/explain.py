@@ -99,8 +99,8 @@ def _rule_trace(tree: Any, ctx: VisitorContext, path: str, attributes: Registry)
     return RuleTrace(path, TruthValue.of(truth), conditions)
 
 
-def _bucket_trace(cx: CompiledExperience, visitor_id: str, notes: Notes) -> BucketTrace:
-    n = hash_from_state(cx.seed_state, code_units(visitor_id))
+def _bucket_trace(cx: CompiledExperience, visitor_id: str, notes: Notes, now: int) -> BucketTrace:
+    n = hash_from_state(cx.bucket_state(now), code_units(visitor_id))
     ranges = tuple(RangeTrace(b.variation.id, b.low, b.high) for b in cx.ranges)
     hit = next((r for r in ranges if r.low <= n < r.high), None)
     return BucketTrace(cx.experience.bucketing_seed, n, cx.coverage, ranges, hit, notes.n is not None)
@@ -151,7 +151,7 @@ def trace_experience(
         audiences=audiences,
         matched_audience=notes.audience,
         defer_cause=notes.defer_cause,
-        bucket=_bucket_trace(cx, visitor_id, notes),
+        bucket=_bucket_trace(cx, visitor_id, notes, ctx.now),
         exclusion=_exclusion_trace(cx, owner, notes),
         decision=decision,
         sticky_out=out,
@@ -165,10 +165,11 @@ def explain(
     sticky: Mapping[str, StickyEntry],
     *,
     visit: Visit = EMPTY_VISIT,
+    now: int = 0,
 ) -> tuple[ExperienceTrace, ...]:
     """The trace of `decide(site, visitor_id, identity, sticky, visit=visit)` for each live
     experience."""
-    ctx = VisitorContext(identity, visit)
+    ctx = VisitorContext(identity, visit, now)
     owners = GroupOwners(code_units(visitor_id), sticky)
     return tuple(
         trace_experience(cx, ctx, visitor_id, sticky.get(cx.id), site.registry, owners.of(cx))

@@ -55,6 +55,7 @@ class VisitorContext(msgspec.Struct, frozen=True, gc=False):
 
     identity: Identity
     visit: Visit = EMPTY_VISIT
+    now: int = 0  # epoch seconds: temporary personalizations draw once per period
 
 
 Predicate: TypeAlias = Callable[[VisitorContext], Truth]

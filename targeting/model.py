@@ -5,7 +5,7 @@ rest of the package relies on: safe ids, at least two variations with unique ids
 control, finite positive weights, `assign` audiences naming an existing variation,
 personalizations using `custom` targeting (targeting modes are a test concept), and only tests
 in an exclusion group (`exclusion_group`, with its share `exclusion_weight` > 0, see
-exclusion.py).
+exclusion.py), and only personalizations with a `mode` other than permanent.
 """
 
 from __future__ import annotations
@@ -35,6 +35,19 @@ class ExperienceStatus(StrEnum):
 class TargetingMode(StrEnum):
     CUSTOM = "custom"
     ADVANCED = "advanced"
+
+
+class PersonalizationMode(StrEnum):
+    """How a personalization's holdout draw and entry work (docs/audiences.md "Modes").
+
+    `permanent`: one draw for the personalization's life; `temporary`: a fresh draw every
+    `evaluate_every_days`; `link`: only visitors who arrived with `?link_param=link_value` enter,
+    for as long as it is live (the snippet keeps the parameter). Rules are evaluated on every
+    visit in every mode."""
+
+    PERMANENT = "permanent"
+    TEMPORARY = "temporary"
+    LINK = "link"
 
 
 class AudienceAction(StrEnum):
@@ -100,6 +113,10 @@ class Experience(msgspec.Struct, frozen=True):
     version: int | None = None
     exclusion_group: str | None = None
     exclusion_weight: float = 1
+    mode: PersonalizationMode = PersonalizationMode.PERMANENT  # personalizations only
+    evaluate_every_days: int | None = None  # temporary only
+    link_param: str | None = None  # link only
+    link_value: str | None = None  # link only
 
     @property
     def bucketing_seed(self) -> str:
@@ -158,4 +175,11 @@ class Experience(msgspec.Struct, frozen=True):
         if self.exclusion_group is not None:
             data["exclusion_group"] = self.exclusion_group
             data["exclusion_weight"] = self.exclusion_weight
+        if self.mode is not PersonalizationMode.PERMANENT:
+            data["mode"] = str(self.mode)
+        if self.evaluate_every_days is not None:
+            data["evaluate_every_days"] = self.evaluate_every_days
+        if self.link_param is not None:
+            data["link_param"] = self.link_param
+            data["link_value"] = self.link_value
         return data

@@ -19,20 +19,49 @@ whole mapping, for tests (T) and personalizations (P):
     advanced `exclude` (T)              control  no       excluded           yes    excluded
     another test of its group given (T) control  no       exclusion_group    yes    excluded
     advanced defer / no match / pending none     no       deferred           no     -
+    a known crawler's request (T, P)    control  no       bot                no     (token unchanged)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
 from targeting.decision import Decision, DecisionStatus, Reason
 from targeting.model import Experience, ExperienceType, Variation
-from targeting.sticky import DEFAULT_CONTROL, EXCLUDED, StickyEntry
+from targeting.sticky import DEFAULT_CONTROL, EXCLUDED, MAX_AUDIENCES, StickyEntry
 
 Outcome: TypeAlias = tuple[Decision, StickyEntry | None]
+DrawRow: TypeAlias = tuple[float, float, Variation, Outcome]  # [low, high): the variation, its outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """An outcome still waiting on the visitor's hash: the hash continues from `state` (the
+    seed's FNV state), and the first row whose `[low, high)` holds it gives its outcome; `miss`
+    when none does (outside traffic, or the holdout). Built once per experience (per `random`
+    audience of an advanced test), so choosing costs the hash and a scan of the rows."""
+
+    state: int
+    rows: tuple[DrawRow, ...]
+    miss: Outcome
+
+
+def build_draw(
+    state: int, ranges: Iterable[tuple[float, float, Variation]], table: Mapping[str, Outcome], miss: Outcome
+) -> Draw:
+    """The draw over `ranges` whose variation `v` gives `table[v.id]`."""
+    return Draw(state, tuple((low, high, v, table[v.id]) for low, high, v in ranges), miss)
+
+
+def admitted_by(outcome: Outcome, audience: int) -> Outcome:
+    """`outcome` with its entry naming the audience that admitted the visitor (results' cohort)."""
+    entry = outcome[1]
+    if entry is None or entry.variation_id is None or audience >= MAX_AUDIENCES:
+        return outcome
+    return outcome[0], StickyEntry.entered(entry.variation_id, None, audience)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +80,7 @@ class Outcomes:
     excluded: Outcome
     deferred: Outcome
     exclusion_group: Outcome
+    bot: Outcome
 
 
 def build_outcomes(experience: Experience) -> Outcomes:
@@ -98,4 +128,5 @@ def build_outcomes(experience: Experience) -> Outcomes:
         excluded=(make(Reason.EXCLUDED, control, False, True), EXCLUDED),
         deferred=(make(Reason.DEFERRED, None, False, False), None),
         exclusion_group=(make(Reason.EXCLUSION_GROUP, control, False, True), EXCLUDED),
+        bot=(make(Reason.BOT, control, False, False), None),
     )

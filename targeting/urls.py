@@ -35,45 +35,66 @@ class PageUrl(msgspec.Struct, frozen=True, gc=False):
     host: str
 
 
-def _split(text: object) -> SplitResult | None:
+def _split(text: object) -> tuple[SplitResult, str | None, int | None] | None:
+    """`text` split by urllib, with its host (lower-cased, trailing dots dropped, an IPv6 address
+    in brackets; None when the netloc names none) and its port; None for a non-string, an empty or over-long
+    text, or a URL urllib refuses or whose port is not a number in 0-65535.
+
+    The host and port are read from the netloc once, in the steps of urllib's own
+    `SplitResult._hostinfo`, `.hostname` and `.port` (user information dropped, the last `@`
+    wins; an IPv6 address between the first `[` and the next `]`, a zone after `%` keeping its
+    case; a port of ASCII digits only): each of those properties re-parses the netloc, and
+    reading them per URL cost four parses (8 per first visit). tests/targeting/test_urls.py
+    checks the result equals urllib's on generated URLs. Measured on bench.assign's mixed-site
+    first visit: `parse_page_url` 1.47 -> 0.81 µs, `referrer_host` 0.79 -> 0.44 µs."""
     if not isinstance(text, str) or not 0 < len(text) <= MAX_URL_CHARS:
         return None
     try:
         parts = urlsplit(text.strip())
-        _ = parts.port  # raises ValueError for a port that is not a number in range
+        hostinfo = parts.netloc.rpartition("@")[2]
+        _, bracket, bracketed = hostinfo.partition("[")
+        if bracket:
+            name, _, after = bracketed.partition("]")
+            port_text = after.partition(":")[2]
+        else:
+            name, _, port_text = hostinfo.partition(":")
+        port = None
+        if port_text:
+            if not (port_text.isdigit() and port_text.isascii()):
+                return None
+            port = int(port_text)
+            if port > 65535:
+                return None
     except ValueError:
         return None
-    return parts
-
-
-def host_of(parts: SplitResult) -> str | None:
-    host = parts.hostname  # lower-cased by urllib
-    if not host:
-        return None
-    host = host.rstrip(".")
-    return f"[{host}]" if ":" in host else host
+    host = None
+    if name:
+        address, percent, zone = name.partition("%")
+        name = (address.lower() + percent + zone).rstrip(".")  # "." leaves "": a host still
+        host = f"[{name}]" if ":" in name else name
+    return parts, host, port
 
 
 def parse_page_url(text: object) -> tuple[PageUrl, SplitResult] | None:
     """The page parts of an http(s) URL and its split form (for the query), or None."""
-    parts = _split(text)
-    if parts is None or parts.scheme not in _DEFAULT_PORTS:
+    split = _split(text)
+    if split is None:
         return None
-    host = host_of(parts)
-    if host is None:
+    parts, host, port = split
+    scheme = parts.scheme
+    if host is None or scheme not in _DEFAULT_PORTS:
         return None
-    port = parts.port
-    netloc = host if port is None or port == _DEFAULT_PORTS[parts.scheme] else f"{host}:{port}"
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = unquote(parts.path or "/", errors="replace")
     if not path.startswith("/"):
         path = "/" + path
-    return PageUrl(f"{parts.scheme}://{netloc}{path}", path, host), parts
+    return PageUrl(f"{scheme}://{netloc}{path}", path, host), parts
 
 
 def referrer_host(text: object) -> str | None:
     """The lower-case host of a referrer URL of any scheme (android-app:// included), or None."""
-    parts = _split(text)
-    return None if parts is None else host_of(parts)
+    split = _split(text)
+    return None if split is None else split[1]
 
 
 def parse_query(query: str) -> Mapping[str, str]:

@@ -25,10 +25,12 @@ from targeting.model import (
     Experience,
     ExperienceStatus,
     ExperienceType,
+    PersonalizationMode,
     Targeting,
     Variation,
 )
 from targeting.rules import RuleParser
+from targeting.visit_attributes import check_query_param_name
 
 MAX_VARIATIONS: Final = 32
 MAX_AUDIENCES: Final = 32
@@ -40,7 +42,10 @@ _ID_RULE: Final = "must be 1-64 characters from A-Z a-z 0-9 _ . : -"
 _FIELDS: Final = (
     *("id", "type", "name", "status", "targeting"),
     *("traffic_percent", "seed", "variations", "version", "exclusion_group", "exclusion_weight"),
+    *("mode", "evaluate_every_days", "link_param", "link_value"),
 )
+MAX_EVALUATE_EVERY_DAYS: Final = 365
+MAX_LINK_VALUE: Final = 256
 _VARIATION_FIELDS: Final = ("id", "name", "weight", "is_control", "changes")
 
 
@@ -106,6 +111,7 @@ class _Validator:
         ):
             self.problem("version", "must be an integer >= 0")
         group, weight = self.exclusion(data, kind)
+        mode, every, link_param, link_value = self.personalization_mode(data, kind)
         variations = self.variations(data["variations"]) if "variations" in data else None
         # No targeting is everyone: the same as {"mode": "custom", "rules": null}.
         targeting = self.targeting(data.get("targeting", {"mode": "custom", "rules": None}), kind)
@@ -113,8 +119,66 @@ class _Validator:
             return None
         assert exp_id and kind and name and status and targeting and variations
         return Experience(
-            exp_id, kind, name, status, targeting, variations, traffic, seed, version, group, weight
+            exp_id,
+            kind,
+            name,
+            status,
+            targeting,
+            variations,
+            traffic,
+            seed,
+            version,
+            group,
+            weight,
+            mode,
+            every,
+            link_param,
+            link_value,
         )
+
+    def personalization_mode(
+        self, data: Mapping[Any, Any], kind: ExperienceType | None
+    ) -> tuple[PersonalizationMode, int | None, str | None, str | None]:
+        """`mode` (personalizations only) and the fields each mode takes, and only those."""
+        mode = PersonalizationMode.PERMANENT
+        if "mode" in data:
+            mode = self.enum(PersonalizationMode, data["mode"], "mode") or mode
+            if kind is ExperienceType.TEST:
+                self.problem("mode", "only personalizations have a mode (tests stick to their assignment)")
+        every = data.get("evaluate_every_days")
+        if mode is PersonalizationMode.TEMPORARY:
+            if not (
+                isinstance(every, int)
+                and not isinstance(every, bool)
+                and 1 <= every <= MAX_EVALUATE_EVERY_DAYS
+            ):
+                self.problem(
+                    "evaluate_every_days",
+                    f"a temporary personalization needs a whole number of days from 1 to {MAX_EVALUATE_EVERY_DAYS}",
+                )
+                every = None
+        elif "evaluate_every_days" in data:
+            self.problem("evaluate_every_days", "only allowed with mode temporary")
+            every = None
+        link_param, link_value = data.get("link_param"), data.get("link_value")
+        if mode is PersonalizationMode.LINK:
+            problem = (
+                check_query_param_name(link_param) if isinstance(link_param, str) else "must be a string"
+            )
+            if problem is not None:
+                self.problem("link_param", problem)
+            if not (
+                isinstance(link_value, str) and 0 < len(link_value) <= MAX_LINK_VALUE and link_value.strip()
+            ):
+                self.problem(
+                    "link_value", f"must be a non-empty string of at most {MAX_LINK_VALUE} characters"
+                )
+        else:
+            for name in ("link_param", "link_value"):
+                if name in data:
+                    self.problem(name, "only allowed with mode link")
+            link_param = link_value = None
+        return mode, every, link_param, link_value
 
     def exclusion(self, data: Mapping[Any, Any], kind: ExperienceType | None) -> tuple[str | None, Any]:
         """`exclusion_group` (a safe id, tests only) and `exclusion_weight` (> 0, default 1)."""

@@ -168,7 +168,7 @@ def _compile_country(operator: str, value: str) -> Predicate:
     return _text_predicate(attrgetter("country"), operator, value.upper())
 
 
-def _check_query_param_name(name: str) -> str | None:
+def check_query_param_name(name: str) -> str | None:
     if QUERY_PARAM_NAME.fullmatch(name):
         return None
     return "a query parameter name must be 1-64 characters from A-Z a-z 0-9 _ . - ~ [ ]"
@@ -230,7 +230,7 @@ VISIT_ATTRIBUTES: Final[tuple[Attribute | AttributeFamily, ...]] = (
     _url("url"),
     _url("landing_url"),
     *(_utm(key) for key in UTM_KEYS),
-    AttributeFamily("query_param", _check_query_param_name, _query_param),
+    AttributeFamily("query_param", check_query_param_name, _query_param),
     _choice(
         "traffic_source",
         TrafficSource,

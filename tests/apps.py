@@ -30,6 +30,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return replace(base, **overrides)
 
 
+# A browser's user agent: httpx's own ("python-httpx/...") is on the crawler list, and a known
+# crawler gets every test's control (reason `bot`), so the test clients speak as a browser.
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
 @contextlib.asynccontextmanager
 async def app_client(app: Starlette, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client bound to `app` with its lifespan running (as uvicorn would run it)."""
@@ -41,7 +46,8 @@ async def app_client(app: Starlette, base_url: str = "http://testserver") -> Asy
             await app(scope, receive, send)
 
         transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        headers = {"user-agent": BROWSER_UA}
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers) as client:
             client.services = lifespan_state["services"]  # type: ignore[attr-defined]
             yield client
 

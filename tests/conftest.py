@@ -4,6 +4,9 @@ Redis: tests marked `redis` get `redis_url` and a unique `redis_prefix`; every k
 prefix is deleted afterwards. Without a Redis they skip on a developer's machine and fail in CI
 (CI=true), so a missing Redis can never turn the suite green by skipping.
 
+`redis_server` runs a test on each kind of Redis in turn: one server, and the local Redis Cluster
+`.ci/redis-cluster` starts (tests/cluster.py), with the same skip-locally, fail-in-CI rule.
+
 Store backends (tests/databases.py): `store_overrides` gives the settings that select each
 backend in turn, `database` an opened, migrated database of each. PostgreSQL follows the Redis
 pattern: skipped without a server on a developer's machine, failed in CI.
@@ -22,6 +25,7 @@ import redis
 
 from edge.store import Database
 from tests.apps import make_settings
+from tests.cluster import CLUSTER_URL, RedisServer, cluster_answers
 from tests.databases import (
     BACKENDS,
     admin_connect,
@@ -69,6 +73,27 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    if not cluster_answers(CLUSTER_URL):
+        message = f"no Redis Cluster answers at {CLUSTER_URL} (start one with .ci/redis-cluster)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI must run the Redis Cluster tests, not skip them)")
+        pytest.skip(message)
+    return CLUSTER_URL
+
+
+@pytest.fixture(params=["single", "cluster"])
+def redis_server(request: pytest.FixtureRequest, redis_prefix: str) -> Iterator[RedisServer]:
+    """Each kind of Redis in turn (the test's keys under `redis_prefix` are deleted afterwards)."""
+    if request.param == "single":
+        yield RedisServer(request.getfixturevalue("redis_url"), cluster=False)
+        return
+    server = RedisServer(request.getfixturevalue("redis_cluster_url"), cluster=True)
+    yield server
+    server.delete_prefix(redis_prefix)
 
 
 @pytest.fixture(scope="session")

@@ -30,8 +30,9 @@ from edge.access.sessions import (
     set_session_cookie,
 )
 from edge.admin.limits import client_address, failed_sign_ins
+from edge.config_api import results as results_api
 from edge.connect.routes import wants_events_scope
-from edge.services import services
+from edge.services import Services, services
 from edge.sites.keys import hash_api_key
 from edge.store import SiteRecord
 from oauth.connection import connection_status
@@ -255,7 +256,9 @@ async def experiences(request: Request) -> Response:
     signed = await _signed_in(request)
     if isinstance(signed, Response):
         return signed
-    records = await services(request).store.list_experiences(signed.site.id)
+    svc = services(request)
+    records = await svc.store.list_experiences(signed.site.id)
+    counted = {r.id: await first_visitors(svc, signed.site.id, r.id) for r in records}
     rows = [
         {
             "id": r.id,
@@ -266,13 +269,21 @@ async def experiences(request: Request) -> Response:
             "mode": (r.body.get("targeting") or {}).get("mode", "custom"),
             "variations": len(r.body.get("variations") or ()),
             "updated_at": r.updated_at,
-            # Visitors per experience come from the results store once it exists; until then
-            # the column says so rather than showing a number nobody counted.
-            "visitors": None,
+            "running_since": counted[r.id][0],
+            "visitors": counted[r.id][1],
         }
         for r in sorted(records, key=lambda r: _STATUS_ORDER.get(r.status, 9))
     ]
     return _render(request, "experiences.html", {"page": "experiences", "rows": rows}, signed=signed)
+
+
+async def first_visitors(svc: Services, site_id: str, experience_id: str) -> tuple[str, int]:
+    """The first day a visitor entered the experience ("" before anyone did) and how many have."""
+    cells = await results_api.results_reader(svc).result_cells(
+        site_id, experience_id, first_day=None, last_day=None
+    )
+    first = min((cell.day for cell in cells if cell.visitors), default=None)
+    return ("" if first is None else first.isoformat(), sum(cell.visitors for cell in cells))
 
 
 async def editor(request: Request) -> Response:

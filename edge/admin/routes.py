@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from edge.admin import pages
+from edge.admin import pages, results_page
 
 STATIC_PATH = "/admin/static"
 
@@ -22,6 +22,7 @@ routes: list[BaseRoute] = [
     Route("/admin/experiences", pages.experiences, methods=["GET"]),
     Route("/admin/experiences/new", pages.editor, methods=["GET"]),
     Route("/admin/experiences/{experience_id}", pages.editor, methods=["GET"]),
+    Route("/admin/experiences/{experience_id}/results", results_page.results_page, methods=["GET"]),
     Route("/admin/preview", pages.preview, methods=["GET"]),
     static,
 ]

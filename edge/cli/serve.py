@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def serve(
         os.environ["KX_EDGE_ENV"] = settings.env
     if config_path is not None:
         os.environ["KX_EDGE_CONFIG"] = str(config_path)
+    if workers > 1:
+        prepare_multiprocess_metrics()
 
     print(banner(settings.public_url, local, terminal=sys.stderr.isatty()), file=sys.stderr, flush=True)
     uvicorn.run(
@@ -64,6 +67,23 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def prepare_multiprocess_metrics() -> str:
+    """Several workers share their /metrics through prometheus-client's multiprocess mode: each
+    writes its values to files in `PROMETHEUS_MULTIPROC_DIR` and a scrape sums them. The directory
+    is the operator's when set (emptied here: values of an earlier run must not count), else a
+    new private one. Set before the workers start, which read it as they import prometheus-client."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = tempfile.mkdtemp(prefix="kx-edge-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
 
 
 def banner(url: str, local: LocalSecrets, *, terminal: bool) -> str:

@@ -1,16 +1,17 @@
-"""`kx-edge sites ...`: create (straight into the store, no server needed), list and show
-(through a running service's API, see `edge.cli.remote`)."""
+"""`kx-edge sites ...`: create (straight into the store, no server needed); list, show,
+rotate-key and delete (through a running service's API, see `edge.cli.remote`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
 from edge.cli.common import load, say, with_config
-from edge.cli.remote import add_remote_options, remote
+from edge.cli.remote import CommandFailed, add_remote_options, remote
 from edge.settings.local_secrets import ensure_local_secrets
 from edge.sites.keys import new_site, site_problems
 from edge.store import SqlSiteStore, open_database
@@ -30,6 +31,18 @@ def add_commands(commands: Any) -> None:
     show = _remote_command(site_commands, "show", "a site, its Klaviyo connection and experiences", show_site)
     show.add_argument("site_id")
     show.add_argument("--json", action="store_true", help="print the API's JSON")
+    rotate = _remote_command(
+        site_commands, "rotate-key", "issue a new api key (the old one keeps a grace period)", rotate_key
+    )
+    rotate.add_argument("site_id")
+    delete = _remote_command(
+        site_commands,
+        "delete",
+        "delete a site: revokes its Klaviyo connection, deletes its data",
+        delete_site,
+    )
+    delete.add_argument("site_id")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def _remote_command(commands: Any, name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
@@ -100,6 +113,37 @@ def show_site(args: argparse.Namespace) -> int:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label.ljust(width)}  {value}")
+    return 0
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    rotated = remote(args).call("POST", f"/v1/sites/{args.site_id}/rotate-key")
+    print(json.dumps(rotated, indent=2))
+    until = _day(rotated["previous_key_valid_until"])
+    say(
+        f"the new api_key is shown once; store it now. The old key keeps working until {until} "
+        f"({rotated['grace_s']} s), then it is refused."
+    )
+    return 0
+
+
+def delete_site(args: argparse.Namespace) -> int:
+    api = remote(args)
+    site = api.call("GET", f"/v1/sites/{args.site_id}")  # names a missing site before asking
+    if not args.yes:
+        say(
+            f"this deletes {site['id']} ({site['name']}): its experiences, Klaviyo connection (revoked "
+            "at Klaviyo) and data, for good."
+        )
+        print(f"Type the site id ({site['id']}) to confirm: ", end="", file=sys.stderr, flush=True)
+        typed = sys.stdin.readline().strip()
+        if typed != site["id"]:
+            raise CommandFailed("not deleted: the typed id does not match (or use --yes).", exit_code=2)
+    deleted = api.call("DELETE", f"/v1/sites/{args.site_id}")
+    klaviyo = deleted["klaviyo"]
+    if klaviyo["was_connected"] and not klaviyo["revoked"]:
+        say("Klaviyo did not confirm the revocation: the merchant can remove the app in Klaviyo.")
+    say(f"deleted {deleted['id']}" + (" and revoked its Klaviyo connection." if klaviyo["revoked"] else "."))
     return 0
 
 

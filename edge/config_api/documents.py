@@ -20,7 +20,16 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from edge.config_api.change_documents import CHANGE_TYPES, Changes
 from edge.store import ExperienceRecord
 from targeting import AudienceAction, ExperienceStatus, ExperienceType
-from targeting.validation import MAX_AUDIENCES, MAX_NAME, MAX_SEED, MAX_VARIATIONS, MAX_WEIGHT
+from targeting.model import PersonalizationMode
+from targeting.validation import (
+    MAX_AUDIENCES,
+    MAX_EVALUATE_EVERY_DAYS,
+    MAX_LINK_VALUE,
+    MAX_NAME,
+    MAX_SEED,
+    MAX_VARIATIONS,
+    MAX_WEIGHT,
+)
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 SAFE_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -50,12 +59,20 @@ RuleNode = Annotated[
 
 
 class RuleCondition(Struct, forbid_unknown_fields=True):
-    """`klaviyo_segment equals S`: the visitor is in segment S (`not_equals`: is not).
-    Unidentified visitors match neither operator."""
+    """`klaviyo_segment equals S`: the visitor is in segment S (`not_equals`: is not);
+    unidentified visitors match neither operator. Visit attributes (docs/audiences.md): `url`,
+    `landing_url`, `utm_source` ... `utm_term`, `query_param:NAME`, `traffic_source`, `device`,
+    `visitor`, `country`, `cookie:NAME`; an absent visit value matches no condition. An
+    unknown attribute or an operator it does not take is a 422 naming it; `exists` takes no
+    value."""
 
-    attribute: Literal["klaviyo_segment"]
-    operator: Literal["equals", "not_equals"]
-    value: Annotated[SafeId, Meta(description="A Klaviyo segment id of the connected account.")]
+    attribute: Annotated[
+        str, Meta(min_length=1, max_length=200, description="klaviyo_segment or a visit attribute.")
+    ]
+    operator: Literal["equals", "not_equals", "contains", "starts_with", "matches", "exists"]
+    value: Annotated[
+        str, Meta(max_length=1024, description="A segment id, or the visit value to compare.")
+    ] = ""
 
 
 class RuleAll(Struct, forbid_unknown_fields=True):
@@ -132,6 +149,22 @@ class ExperienceDocument(Struct, forbid_unknown_fields=True):
     traffic_percent: TrafficPercent = 100
     seed: Annotated[Seed | None, Meta(description="Bucketing seed; defaults to the id.")] = None
     version: Annotated[int, Meta(ge=0)] | None = None
+    exclusion_group: Annotated[
+        SafeId | None,
+        Meta(description="Tests only: a visitor enters at most one live test of the group."),
+    ] = None
+    exclusion_weight: Annotated[
+        float, Meta(gt=0, le=MAX_WEIGHT, description="This test's share of its group (with exclusion_group).")
+    ] = 1
+    mode: Annotated[
+        PersonalizationMode,
+        Meta(description="Personalizations only: permanent, temporary (evaluate_every_days) or link."),
+    ] = PersonalizationMode.PERMANENT
+    evaluate_every_days: Annotated[int, Meta(ge=1, le=MAX_EVALUATE_EVERY_DAYS)] | None = None
+    link_param: Annotated[
+        str | None, Meta(description="mode link: the URL parameter that enters the visitor.")
+    ] = None
+    link_value: Annotated[str, Meta(min_length=1, max_length=MAX_LINK_VALUE)] | None = None
 
 
 class ApiWarning(Struct):
@@ -156,6 +189,12 @@ class ExperienceView(Struct):
     created_at: int
     updated_at: int
     seed: str | None = None
+    exclusion_group: str | UnsetType = UNSET  # these four only when the document has them
+    exclusion_weight: float | UnsetType = UNSET
+    mode: PersonalizationMode | UnsetType = UNSET
+    evaluate_every_days: int | UnsetType = UNSET
+    link_param: str | UnsetType = UNSET
+    link_value: str | UnsetType = UNSET
     warnings: list[ApiWarning] = []
 
 

@@ -13,7 +13,8 @@ from typing import Any, Final
 
 SITE_ID: Final = "site_3f9a1c2b4d5e6f70"
 PUBLIC_KEY: Final = "pk_Vq3Xb8rT2nLw5yZa1cD4eF6g"
-VIP: Final = "UkVZ3p"  # a Klaviyo segment id
+# The VIP segment of the demo's sandbox Klaviyo, so the examples work against `serve --demo`.
+VIP: Final = "SnTYG1"
 NOW: Final = 1796190000
 PREVIEW_NONE: Final = "free-shipping:none~1796276400~3q2_bU9xWkT1aZc4fHjLmA"
 PREVIEW_BANNER: Final = "free-shipping:banner~1796276400~Yp8rN2vQx6dLs0eKtW5gHw"
@@ -37,6 +38,7 @@ SITE: Final[dict[str, Any]] = {
     "config_version": 1,
     "created_at": NOW,
     "updated_at": NOW,
+    "previous_key_valid_until": None,
 }
 VIP_RULES: Final[dict[str, Any]] = {
     "any": [{"attribute": "klaviyo_segment", "operator": "equals", "value": VIP}]
@@ -99,10 +101,10 @@ EXPLAIN_ANSWER: Final[dict[str, Any]] = {
     "identity": {
         "kind": "identified",
         "summary": "identified (from Klaviyo, asked just now; 2 Klaviyo calls (profiles, "
-        "segment_members)): in VIP (UkVZ3p)",
+        "segment_members)): in VIP (SnTYG1)",
         "kx": "AbCdEfGhIjKlMnOpQrStUv==.x1Y2z3",
-        "targeted_segments": [{"id": "UkVZ3p", "name": "VIP"}],
-        "matched_segments": [{"id": "UkVZ3p", "name": "VIP"}],
+        "targeted_segments": [{"id": "SnTYG1", "name": "VIP"}],
+        "matched_segments": [{"id": "SnTYG1", "name": "VIP"}],
         "resolution": {
             "source": "klaviyo",
             "klaviyo_calls": {"profiles": 1, "segment_members": 1},
@@ -125,7 +127,7 @@ EXPLAIN_ANSWER: Final[dict[str, Any]] = {
         {
             "id": "free-shipping",
             "name": "Free shipping for VIPs",
-            "summary": "Free shipping for VIPs: matched `klaviyo_segment equals VIP (UkVZ3p)`; "
+            "summary": "Free shipping for VIPs: matched `klaviyo_segment equals VIP (SnTYG1)`; "
             "hash 0.5003 in [0, 1) -> banner (rules_matched)",
             "decision": {
                 "experience_id": "free-shipping",
@@ -151,7 +153,7 @@ EXPLAIN_ANSWER: Final[dict[str, Any]] = {
                             "path": "targeting.rules.any[0]",
                             "attribute": "klaviyo_segment",
                             "operator": "equals",
-                            "value": "UkVZ3p",
+                            "value": "SnTYG1",
                             "result": "true",
                         }
                     ],
@@ -284,6 +286,51 @@ EXPORT: Final[dict[str, Any]] = {
     "exported_at": NOW,
 }
 
+
+def _lift(
+    value: float, low: float | None, high: float | None, p: float | None, chance: float | None
+) -> dict[str, Any]:
+    return {"value": value, "ci_low": low, "ci_high": high, "p_value": p, "chance_to_beat_control": chance}
+
+
+RESULTS_ANSWER: Final[dict[str, Any]] = {
+    "experience_id": "free-shipping",
+    "variations": [
+        {"variation_id": "none", "is_control": True, "visitors": 1200, "converters": 48, "orders": 48,
+         "revenue": 3480.0, "conversion_rate": 0.04, "revenue_per_visitor": 2.9, "average_order_value": 72.5,
+         "orders_per_visitor": 0.04, "chance_to_beat_control": None, "lift": None},
+        {"variation_id": "banner", "is_control": False, "visitors": 1180, "converters": 71, "orders": 71,
+         "revenue": 4970.0, "conversion_rate": 0.060169, "revenue_per_visitor": 4.211864,
+         "average_order_value": 70.0, "orders_per_visitor": 0.060169, "chance_to_beat_control": 0.956157,
+         "lift": {
+             "conversion_rate": _lift(0.504237, -0.033545, 1.042019, 0.066092, 0.967019),
+             "revenue_per_visitor": _lift(0.452367, -0.067085, 0.971819, 0.08782, 0.956157),
+             "orders_per_visitor": _lift(0.504237, -0.033771, 1.042245, 0.066205, 0.966962),
+             "average_order_value": _lift(-0.034483, None, None, None, None),
+         }},
+    ],
+    "srm": {"p_value": 0.681835, "mismatch": False},
+    "bots_excluded": 37,
+    "warnings": [],
+    "headline_metric": "revenue_per_visitor",
+    "sample_size": {"detectable_lift": 0.1, "power": 0.8, "alpha": 0.05, "visitors_per_group": 39475,
+                    "orders_per_group": 1579},
+    "type": "personalization",
+    "name": "Free shipping for VIPs",
+    "variation_names": {"none": "No banner", "banner": "Banner"},
+    "from": "2026-11-02",
+    "to": "2026-11-30",
+}  # fmt: skip
+RESULTS_CSV: Final = (
+    "variation_id,variation_name,is_control,visitors,converters,orders,revenue,conversion_rate,"
+    "revenue_per_visitor,average_order_value,chance_to_beat_control,conversion_rate_lift_value,"
+    "conversion_rate_lift_ci_low,conversion_rate_lift_ci_high,revenue_per_visitor_lift_value,"
+    "revenue_per_visitor_lift_ci_low,revenue_per_visitor_lift_ci_high\r\n"
+    "none,No banner,true,1200,48,48,3480.0,0.04,2.9,72.5,,,,,,,\r\n"
+    "banner,Banner,false,1180,71,71,4970.0,0.060169,4.211864,70.0,0.956157,0.504237,-0.033545,1.042019,"
+    "0.452367,-0.067085,0.971819\r\n"
+)
+
 EXAMPLES: Final[dict[str, Example]] = {
     "createSite": Example(
         SITE | {"api_key": "sk_2hQk9Vw7sXb3LmP0aZr8tYc1NdE5fGuJ4iKoWq6eRtB"},
@@ -300,11 +347,24 @@ EXAMPLES: Final[dict[str, Example]] = {
         },
         {"allowed_origins": ["https://shop.example.com", "https://www.shop.example.com"]},
     ),
+    "rotateSiteKey": Example(
+        {
+            "api_key": "sk_7pLm2Qw9eRt4YuI0oPa3SdF6gHj1KlZ8xCv5BnM2qWe",
+            "previous_key_valid_until": NOW + 86_400,
+            "grace_s": 86_400,
+            "sessions_ended": 1,
+        }
+    ),
+    "deleteSite": Example(
+        {"id": SITE_ID, "deleted": True, "klaviyo": {"was_connected": True, "revoked": True}}
+    ),
     "listExperiences": Example({"experiences": [EXPERIENCE_VIEW]}),
     "createExperience": Example(EXPERIENCE_VIEW, EXPERIENCE),
     "getExperience": Example(EXPERIENCE_VIEW),
     "replaceExperience": Example(
-        EXPERIENCE_VIEW | {"traffic_percent": 50, "version": 2}, EXPERIENCE | {"traffic_percent": 50}
+        EXPERIENCE_VIEW | {"traffic_percent": 50, "version": 2},
+        # The id is the URL's: a body may leave it out.
+        {k: v for k, v in EXPERIENCE.items() if k != "id"} | {"traffic_percent": 50},
     ),
     "deleteExperience": Example(None),
     "startExperience": Example(LIVE_VIEW),
@@ -348,6 +408,8 @@ EXAMPLES: Final[dict[str, Example]] = {
             "fetched_at": NOW,
         }
     ),
+    "getResults": Example(RESULTS_ANSWER),
+    "getResultsCsv": Example(RESULTS_CSV),
     "getTriggers": Example(TRIGGERS),
     "updateTriggers": Example(TRIGGERS, {"entered_test": {"enabled": True}}),
     "getTriggersStatus": Example(TRIGGERS_STATUS),

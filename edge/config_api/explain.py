@@ -1,6 +1,9 @@
 """`POST /v1/sites/{site_id}/explain`: the whole decision for one visitor, readable.
 
-Body `{"kx"?, "visitor_id"?, "sticky"?, "url"?}` (unknown fields are refused: this is a
+Body `{"kx"?, "visitor_id"?, "sticky"?, "url"?}` plus the visit fields the snippet sends
+(`landing_url`, `referrer`, `utm`, `cookies`, `visitor`, `links`) and the storefront request's
+`user_agent` / `device` and `country`, so a merchant can ask why a visitor from Paid Social on a
+phone sees what they see (unknown fields are refused: this is a
 configuration API, unlike `/v1/assign`, which ignores them for newer snippets). It resolves the
 visitor exactly as `/v1/assign` does (see `edge.config_api.explaining`) and answers the identity,
 the sticky token's entries, and per live experience the decision, its trace and a summary line.
@@ -11,6 +14,7 @@ id, which would explain nobody). A malformed `kx` is not an error: it is what is
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -31,9 +35,10 @@ from edge.config_api.segment_catalog import catalog_of
 from edge.events import explain_events
 from edge.services import services
 from edge.storefront.identity import identify
+from edge.storefront.visit import build_visit
 from edge.web.errors import NotFound
 from edge.web.http import decode_json, json_response, read_body
-from targeting import ExperienceStatus, decode_sticky, explain
+from targeting import ExperienceStatus, Visit, decode_sticky, explain
 
 
 async def explain_visitor(request: Request) -> Response:
@@ -52,7 +57,19 @@ async def explain_visitor(request: Request) -> Response:
     conn = runtime.connection_ref
     cached = catalog_of(request).peek(conn) if conn is not None else None
     names = {s.id: s.name for s in cached.segments} if cached is not None else {}
-    traces = explain(runtime.compiled, visitor_id, who.identity, sticky)
+    compiled = runtime.compiled
+    visit = build_visit(
+        compiled.visit_needs,
+        body,
+        url=body.url,
+        user_agent=body.user_agent,
+        country=body.country,
+        devices=svc.devices,
+        new_visitor=False,
+    )
+    if body.device is not None and compiled.visit_needs.device:
+        visit = msgspec.structs.replace(visit, device=Visit.from_request_fields(device=body.device).device)
+    traces = explain(compiled, visitor_id, who.identity, sticky, visit=visit, now=svc.now())
     experiences = [
         ExperienceExplanation(
             id=trace.experience_id,
@@ -87,6 +104,7 @@ async def explain_visitor(request: Request) -> Response:
             not_live=not_live,
             notes=notes,
             url=body.url,
+            visit=visit.to_dict() if compiled.visit_needs.any else None,
             events=await explain_events(svc, site.id, runtime, visitor_id, who, [t.decision for t in traces]),
         )
     )

@@ -18,8 +18,9 @@ from msgspec import Meta, Struct
 
 from edge.resolver.results import Identified, Pending, Resolution, Source, Unidentified
 from edge.storefront.identity import VisitorIdentity
-from edge.storefront.wire import MAX_URL_CHARS, VISITOR_ID_PATTERN
+from edge.storefront.wire import MAX_URL_CHARS, VISITOR_ID_PATTERN, VisitFields
 from targeting import (
+    KLAVIYO_SEGMENT,
     AudienceAction,
     ConditionResult,
     Decision,
@@ -27,6 +28,7 @@ from targeting import (
     Experience,
     ExperienceTrace,
     IdentityKind,
+    OwnerCause,
     StickyEntry,
     StickyVerdict,
     TruthValue,
@@ -35,8 +37,11 @@ from targeting import (
 PLACEHOLDER_VISITOR: Final = "kx-explain-visitor"
 
 
-class ExplainRequest(Struct, forbid_unknown_fields=True):
-    """What the storefront would send for this visitor; every field is optional."""
+class ExplainRequest(VisitFields, forbid_unknown_fields=True, kw_only=True):
+    """What the storefront would send for this visitor; every field is optional. The visit
+    fields are the snippet's (`landing_url`, `referrer`, `utm`, `cookies`, `visitor`, `links`),
+    plus what the edge reads from the storefront request's headers: `user_agent` (for `device`,
+    or give `device` itself) and `country`."""
 
     kx: Annotated[str | None, Meta(description="The visitor's Klaviyo `_kx`, as the snippet sends it.")] = (
         None
@@ -47,6 +52,11 @@ class ExplainRequest(Struct, forbid_unknown_fields=True):
     ] = None
     sticky: Annotated[str | None, Meta(description="The visitor's sticky token (`kx_sticky`).")] = None
     url: Annotated[str, Meta(max_length=MAX_URL_CHARS)] | None = None
+    user_agent: Annotated[str, Meta(max_length=MAX_URL_CHARS)] | None = None
+    device: Annotated[str | None, Meta(description="mobile, tablet or desktop (else from user_agent).")] = (
+        None
+    )
+    country: Annotated[str | None, Meta(description="ISO 3166-1 alpha-2, as the CDN header has it.")] = None
 
 
 class SegmentRef(Struct):
@@ -75,7 +85,7 @@ class IdentityView(Struct):
     matched_segments: list[SegmentRef]
     resolution: ResolutionInfoView | None
     reason: str | None  # the resolver's: not_found, deadline, rate_limited, klaviyo_error, ...
-    not_resolved_because: str | None  # no_kx, kx_malformed, nothing_targeted, klaviyo_not_connected
+    not_resolved_because: str | None  # no_kx, kx_malformed, nothing_targeted, klaviyo_not_connected, bot
     retry_after_ms: int | None
     warnings: list[str]
 
@@ -114,6 +124,9 @@ class ExplainResponse(Struct):
     not_live: list[NotLiveExperience]
     notes: list[str]
     url: str | None = None
+    # The visit as the experiences see it (parsed: UTMs, traffic source, device...); cookie
+    # values are left out.
+    visit: dict[str, Any] | None = None
     # Which Klaviyo events this visit would send, or why none (trigger off, no _kx, ...).
     events: list[dict[str, Any]] = []
 
@@ -123,6 +136,7 @@ _NOT_RESOLVED = {
     "kx_malformed": "the kx is malformed (bad characters or length), so it was ignored and Klaviyo was not asked",
     "nothing_targeted": "no live experience targets a segment, so the visitor's segments were not looked up",
     "klaviyo_not_connected": "the site is not connected to Klaviyo, so no visitor can be identified",
+    "bot": "the user agent is a known crawler: it gets every control, and its kx was not looked up",
 }
 _SOURCES = {
     Source.L1: "this process's cache",
@@ -232,9 +246,28 @@ def _rules_text(
         return f"matched {shown}"
     if result is TruthValue.UNKNOWN:
         return f"identity pending, so {shown} is unknown"
-    if kind is IdentityKind.UNIDENTIFIED:
+    false = [c for c in conditions if c.result is TruthValue.FALSE]
+    if kind is IdentityKind.UNIDENTIFIED and all(c.attribute == KLAVIYO_SEGMENT for c in false):
         return "unidentified visitors match no segment condition"
     return f"did not match: {shown} is false"
+
+
+def _exclusion_text(trace: ExperienceTrace) -> str | None:
+    """Which test of the exclusion group the visitor was given, and why."""
+    group = trace.exclusion
+    if group is None:
+        return None
+    if group.given is None:
+        return f"exclusion group {group.group}: no live test of the group"
+    if group.cause is OwnerCause.STICKY_ENTRY:
+        why = "the visitor's sticky token says they entered it"
+    else:
+        hit = next((r for r in group.ranges if r.experience_id == group.given), None)
+        where = f" in its range [{hit.low:g}, {hit.high:g})" if hit is not None else ""
+        why = f"group hash {group.n:.3f}{where}"
+    if group.excluded:
+        return f"exclusion group {group.group}: the visitor was given {group.given} ({why}), so not this test"
+    return f"exclusion group {group.group}: the visitor was given this test ({why})"
 
 
 def _targeting_text(trace: ExperienceTrace, kind: IdentityKind, names: Mapping[str, str]) -> str:
@@ -264,6 +297,11 @@ def summary(
     if trace.sticky_verdict is StickyVerdict.HONOURED:
         return f"{experience.name}: kept from the visitor's sticky token {outcome}"
     parts: list[str] = []
+    group = _exclusion_text(trace)
+    if group is not None:
+        parts.append(group)
+        if trace.exclusion is not None and trace.exclusion.excluded:
+            return f"{experience.name}: {'; '.join(parts)} {outcome}"
     if trace.sticky_verdict is StickyVerdict.VARIATION_REMOVED and trace.sticky_in is not None:
         parts.append(f"the token's variation {trace.sticky_in.variation_id} was removed, decided afresh")
     parts.append(_targeting_text(trace, kind, names))

@@ -3,7 +3,7 @@
 Bodies are not written by hand: their schemas are generated with `msgspec.json.schema_components`
 from the types the handlers decode or answer with (`ExperienceDocument`/`ExperienceView`,
 `ExplainRequest`/`ExplainResponse` with targeting's own trace types, `SegmentList`, the sites
-route's `SiteCreate`/`SitePatch`, the storefront's `AssignRequest`/`AssignResponse`, the
+route's `SiteCreate`/`SitePatch`/`KeyRotated`/`SiteDeleted`, the storefront's `AssignRequest`/`AssignResponse`, the
 triggers' `TriggersPut`/`TriggersView`/`TriggersStatus`, ...). Paths,
 parameters, status codes, headers and security are described here in code, one `Op` per
 operation; each operation's example request and answer come from `examples.py` by operation
@@ -33,6 +33,9 @@ from edge.config_api.documents import (
 from edge.config_api.examples import EXAMPLES, PATH_EXAMPLES
 from edge.config_api.explaining import ExplainRequest, ExplainResponse
 from edge.config_api.preview_links import PreviewLinks, PreviewLinksRequest
+from edge.config_api.results_report import Breakdown, ResultsReport
+from edge.config_api.site_keys import ROTATE_PATH, KeyRotated
+from edge.config_api.site_removal import SiteDeleted
 from edge.config_api.sites import SiteCreate, SitePatch
 from edge.config_api.transfer import (
     EXPORT_PATH,
@@ -69,7 +72,7 @@ PUBLIC: Final[Security] = ()
 _ERRORS: Final = {
     400: "Malformed JSON, query or headers.",
     401: "Credentials are missing or wrong.",
-    403: "The Origin is not allowed for this site (assign), or the preview link is not valid.",
+    403: "Not allowed: the Origin (assign), the preview link, or a replaced api key (rotate-key).",
     404: "No such resource here (also another site's: ids cannot be probed).",
     409: "The change conflicts with the resource's state (lifecycle, connection, duplicates).",
     412: "If-Match names an older version; `details.current_version` is the current one.",
@@ -135,6 +138,16 @@ _ITEM_OPERATIONS = ("getExperience", "replaceExperience", "deleteExperience", "s
                     "pauseExperience", "endExperience")  # fmt: skip
 
 
+_RESULTS_PARAMS: Final = (
+    Param("from", "query", {"type": "string", "format": "date"},
+          "First day (YYYY-MM-DD, UTC, inclusive) visitors entered on; absent: since the start."),
+    Param("to", "query", {"type": "string", "format": "date"},
+          "Last day (YYYY-MM-DD, UTC, inclusive); absent: up to today."),
+    Param("breakdown", "query", {"enum": [str(b) for b in Breakdown]},
+          "audience: a report per audience that admitted visitors; day: a cumulative daily series."),
+)  # fmt: skip
+
+
 def _action(name: str, summary: str) -> Op:
     return Op(
         "POST", f"{_ITEM}/{name}", f"{name}Experience", summary, "experiences",
@@ -153,6 +166,17 @@ OPERATIONS: Final[tuple[Op, ...]] = (
        (Answer(200, "The site.", SiteView),), (401, 404)),
     Op("PATCH", "/v1/sites/{site_id}", "updateSite", "Change a site's name or allowed origins.", "sites",
        (Answer(200, "The site.", SiteView),), (400, 401, 404, 413, 422), request=SitePatch),
+    Op("DELETE", "/v1/sites/{site_id}", "deleteSite", "Delete a site and its data (operator).", "sites",
+       (Answer(200, "The site is gone; its Klaviyo connection was revoked.", SiteDeleted),), (401, 404),
+       security=OPERATOR,
+       description="Revokes the site's Klaviyo connection at Klaviyo, deletes its experiences, connection, "
+                   "sessions, switches and events, and the storefront answers 404 for its public key."),
+    Op("POST", ROTATE_PATH, "rotateSiteKey", "Issue a new api key (the old one keeps a grace period).",
+       "sites", (Answer(200, "The new api key, shown this once.", KeyRotated),), (401, 403, 404),
+       description="The replaced key keeps opening the site for `key_rotation_grace_s` (default 24 h), "
+                   "then it is refused (401); a second rotation ends the older key at once, and the "
+                   "replaced key cannot rotate (403 `current_key_required`). The site's merchant-page "
+                   "sessions end, except the one that rotated."),
     Op("GET", _EXPERIENCE, "listExperiences", "List experiences, oldest first.", "experiences",
        (Answer(200, "The experiences; the ETag changes whenever any of the site's does.", ExperienceList,
                ("ETag",)),
@@ -187,6 +211,17 @@ OPERATIONS: Final[tuple[Op, ...]] = (
     _action("start", "Start (draft or paused -> live)."),
     _action("pause", "Pause (live -> paused)."),
     _action("end", "End (-> ended, final)."),
+    Op("GET", f"{_ITEM}/results", "getResults", "The experience's results: each variation against the control.",
+       "results", (Answer(200, "Counts, rates, lifts with 95% intervals, chance to beat control, the split "
+                           "check and warnings.", ResultsReport),),
+       (401, 404, 422), params=_RESULTS_PARAMS,
+       description="Visitors count once, on the day they entered; their orders follow them, so a range "
+       "of days selects cohorts of visitors. The control's lift and chance_to_beat_control are null."),
+    Op("GET", f"{_ITEM}/results.csv", "getResultsCsv", "The same results as CSV (one row per variation).",
+       "results", (Answer(200, "The CSV, as an attachment.", str, media_type="text/csv"),),
+       (401, 404, 422), params=_RESULTS_PARAMS,
+       description="With breakdown=audience one row per audience and variation; with breakdown=day one "
+       "row per day and variation, cumulative through that day."),
     Op("GET", EXPORT_PATH, "exportExperiences", "Every experience of the site, as one document.",
        "experiences", (Answer(200, "The export: POST it to another site's import.", ExperiencesExport),),
        (401, 404)),

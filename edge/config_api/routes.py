@@ -10,7 +10,9 @@ from edge.config_api import (
     explain,
     openapi,
     preview_links,
+    results,
     segments,
+    site_keys,
     sites,
     transfer,
     triggers,
@@ -18,7 +20,9 @@ from edge.config_api import (
 
 routes: list[BaseRoute] = [
     *sites.routes,
+    *site_keys.routes,
     *experiences.routes,
+    *results.routes,
     *preview_links.routes,
     *transfer.routes,
     *segments.routes,

@@ -1,4 +1,5 @@
-"""`/v1/sites`: creating sites (operator) and reading or changing one (its api key)."""
+"""`/v1/sites`: creating, listing and deleting sites (operator), reading or changing one (its api
+key)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from edge.access.auth import require_operator, require_site
+from edge.config_api.site_removal import delete_site
 from edge.services import services
 from edge.sites.keys import new_site, site_problems
 from edge.web.errors import Unprocessable
@@ -71,5 +73,5 @@ def _check(problems: list[dict[str, str]]) -> None:
 
 routes = [
     method_route("/v1/sites", {"GET": list_sites, "POST": create_site}),
-    method_route("/v1/sites/{site_id}", {"GET": get_site, "PATCH": patch_site}),
+    method_route("/v1/sites/{site_id}", {"GET": get_site, "PATCH": patch_site, "DELETE": delete_site}),
 ]

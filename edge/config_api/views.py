@@ -51,6 +51,8 @@ class SiteView(Struct):
     config_version: int
     created_at: int
     updated_at: int
+    # After a rotation: until when the replaced api key still opens the site (unix seconds).
+    previous_key_valid_until: int | None
 
 
 class SiteCreated(SiteView):

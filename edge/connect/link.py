@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-import redis.asyncio as aioredis
 
 from edge.fleet.locks import LocalLockProvider, RedisLockProvider
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import Resolver, ResolverConfig
 from edge.settings import Settings
 from edge.sync import SegmentSync, build_segment_sync
@@ -101,7 +101,7 @@ def build_klaviyo_link(
     settings: Settings,
     *,
     http: httpx.AsyncClient,
-    redis: aioredis.Redis | None,
+    redis: RedisClient | None,
     connections: ConnectionStore,
     flows: FlowStateStore,
     cipher: TokenCipher,

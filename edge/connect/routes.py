@@ -24,7 +24,7 @@ from edge.web.http import json_response
 from edge.web.routing import method_route
 from oauth.binding import new_browser_secret
 from oauth.connection import connection_status
-from oauth.disconnect import disconnect
+from oauth.disconnect import DisconnectResult, disconnect
 from oauth.scopes import required_scopes
 
 
@@ -79,17 +79,24 @@ async def status(request: Request) -> Response:
     return json_response(view)
 
 
-async def remove(request: Request) -> Response:
-    site = await require_site(request)
-    svc = services(request)
+async def disconnect_site(svc: Services, site_id: str) -> DisconnectResult:
+    """Forget the site's Klaviyo tokens, revoke them at Klaviyo and drop the account's cached
+    membership (`DELETE .../klaviyo` and deleting a site). 503 when Klaviyo is not configured."""
     link = _link(svc)
     store = svc.connections
-    previous = await store.get(site.id)
-    result = await disconnect(site.id, store=store, cipher=svc.cipher, client=link.oauth)
+    previous = await store.get(site_id)
+    result = await disconnect(site_id, store=store, cipher=svc.cipher, client=link.oauth)
     if previous is not None and previous.account_id:
         # Cache keys carry the generation, so old membership is unreachable anyway; this frees it.
         await link.resolver.forget_account(previous.account_id)
-    view = dict(connection_status(await store.get(site.id)))
+    return result
+
+
+async def remove(request: Request) -> Response:
+    site = await require_site(request)
+    svc = services(request)
+    result = await disconnect_site(svc, site.id)
+    view = dict(connection_status(await svc.connections.get(site.id)))
     view["revoked"] = result.revoked
     view["was_connected"] = result.was_connected
     return json_response(view)

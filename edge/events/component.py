@@ -30,6 +30,7 @@ from edge.events.sender import ConnectionLookup, Sender, SenderConfig
 from edge.events.switches import SwitchBook
 from edge.events.triggers import Trigger
 from edge.services import Services
+from edge.settings import Settings
 from edge.store.database import Database
 from edge.store.outbox import SqlOutbox
 from edge.store.switches import SqlSwitchStore
@@ -125,6 +126,10 @@ class Events:
         """Write buffered visits to the outbox now (tests, shutdown)."""
         return await self.flusher.flush()
 
+    async def forget_site(self, site_id: str) -> None:
+        """A deleted site: what the outbox keeps for it outside the store's tables."""
+        await self.outbox.forget_site(site_id, self.clock())
+
     async def uses_events(self, site_id: str) -> bool:
         """For `Services.events_scope_hooks`: any trigger on, so connect asks for events:write."""
         return (await self.switches.read(site_id)).any
@@ -142,9 +147,14 @@ class Events:
                 logger.exception("event trigger upkeep failed; trying again")
 
 
+def events_config(settings: Settings) -> EventsConfig:
+    """The component's configuration from the app's settings (the rest: defaults)."""
+    return EventsConfig(lease_s=settings.events_lease_s, durable_wait_s=settings.events_durable_wait_s)
+
+
 def build_events(svc: Services, config: EventsConfig | None = None) -> Events:
     """The component for an app's services. Sends only when Klaviyo is configured."""
-    config = config or EventsConfig()
+    config = config or events_config(svc.settings)
     switches = SwitchBook(SqlSwitchStore(svc.database), clock=svc.clock)
     outbox = _outbox(svc, config)
     observer = EventsObserver(

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from edge.store.outbox_records import (
     AppendResult,
+    Backlog,
     Claimed,
     NewEvent,
     OutboxStats,
@@ -29,6 +30,7 @@ from edge.store.outbox_records import (
 
 __all__ = [
     "AppendResult",
+    "Backlog",
     "Claimed",
     "NewEvent",
     "Outbox",
@@ -64,8 +66,17 @@ class Outbox(Protocol):
 
     async def stats(self, site_id: str, now: float) -> OutboxStats: ...
 
+    async def backlog(self, now: float) -> Backlog:
+        """Events not sent yet (waiting or retrying) across every site, and the oldest one's age."""
+        ...
+
     async def prune(self, now: float) -> None:
         """Forget what no longer matters: old dedupe days, counters, failed events."""
+        ...
+
+    async def forget_site(self, site_id: str, now: float) -> None:
+        """A deleted site's counters and trigger state, where the store's `delete_site` does not
+        reach them; events already queued for it are dropped by the sender (no connection)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -28,11 +28,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from edge.events.outbox import (
     AppendResult,
+    Backlog,
     Claimed,
     NewEvent,
     OutboxStats,
@@ -43,6 +43,7 @@ from edge.events.outbox import (
 )
 from edge.events.payload import digest
 from edge.events.triggers import Trigger
+from edge.fleet.redis_client import RedisClient
 
 GROUP = "senders"
 logger = logging.getLogger("kx_edge.events")
@@ -123,9 +124,7 @@ return 1
 class RedisOutbox:
     backend = "redis"
 
-    def __init__(
-        self, redis: aioredis.Redis, prefix: str, *, cap: int = 100_000, lease_s: float = 30.0
-    ) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, *, cap: int = 100_000, lease_s: float = 30.0) -> None:
         self._redis = redis
         self.base = f"{prefix}{{kxe-events}}:"
         self.cap = cap
@@ -299,6 +298,31 @@ class RedisOutbox:
             elif name == "last_error_at":
                 stats.last_error_at = float(text)
         return OutboxStats(triggers=triggers, size=int(length) + int(retrying))
+
+    async def forget_site(self, site_id: str, now: float) -> None:
+        """The site's pending counts, trigger state and the counters of the hours `stats` reads.
+        Older counters expire on their own (26 h); queued stream entries go to the sender, which
+        drops them because the site has no connection any more."""
+        hour = int(now // HOUR_S)
+        keys = [f"{self.base}pending:{site_id}", f"{self.base}state:{site_id}"]
+        keys += [f"{self.base}counts:{site_id}:{h}" for h in range(hour - 26, hour + 1)]
+        await self._redis.delete(*keys)
+
+    async def backlog(self, now: float) -> Backlog:
+        """The stream's entries and the retry set's; the age is the oldest stream entry's (sent
+        entries are deleted from the stream, so its first entry is the oldest unsent one)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xlen(self.stream)
+        pipe.zcard(self.retry_key)
+        pipe.xrange(self.stream, count=1)
+        length, retrying, first = await pipe.execute()
+        oldest = None
+        if first:
+            fields = first[0][1]
+            created = fields.get(b"created", fields.get("created"))
+            if created is not None:
+                oldest = max(0.0, now - float(created))
+        return Backlog(int(length) + int(retrying), oldest)
 
     async def prune(self, now: float) -> None:
         """Dedupe sets, counters and profile states expire by themselves; failed is trimmed."""

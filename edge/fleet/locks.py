@@ -17,10 +17,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockNotOwnedError, RedisError
 
+from edge.fleet.redis_client import RedisClient
 from oauth.errors import LockTimeout
 from oauth.memory import MemoryLockProvider
 
@@ -41,7 +41,7 @@ class RedisLockProvider:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         prefix: str,
         *,
         fallback: LocalLockProvider | None = None,

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge.services import services
+from edge.services import Services, services
 from edge.web.http import json_response
 
 
@@ -18,7 +18,13 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Ready when the store answers and, where Redis is configured, Redis answers too."""
-    svc = services(request)
+    checks = await check(services(request))
+    ready = all(value == "ok" for value in checks.values())
+    return json_response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+async def check(svc: Services) -> dict[str, str]:
+    """Each check, "ok" or "failing": the store and, where configured, Redis (also read by /metrics)."""
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(1.0):
@@ -31,8 +37,7 @@ async def readyz(request: Request) -> Response:
                 checks["redis"] = "ok" if await svc.redis.ping() else "failing"
         except Exception:
             checks["redis"] = "failing"
-    ready = all(value == "ok" for value in checks.values())
-    return json_response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    return checks
 
 
 routes = [

@@ -19,8 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
-import redis.asyncio as aioredis
-
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import keys
 from edge.resolver.redis_guard import RedisBusy, RedisDown, RedisGuard
 from klaviyo import LocalRateGate, Refusal, Tier, TierLimit
@@ -106,7 +105,7 @@ class FleetRateGate:
         window_key = keys.budget(self._prefix, account_key, tier)
         member = secrets.token_hex(6)
 
-        async def command(r: aioredis.Redis) -> list[int]:
+        async def command(r: RedisClient) -> list[int]:
             result: list[int] = await r.eval(
                 _TAKE, 2, block_key, window_key, limit.per_second, limit.per_minute, member
             )
@@ -124,12 +123,32 @@ class FleetRateGate:
         self._refused_until[(account_key, tier, reserve > 0)] = (self._clock() + wait, bool(throttled))
         return Refusal(wait, throttled=bool(throttled))
 
+    async def left(self, account_key: str, tier: Tier) -> int:
+        """Calls of the tier's fleet-wide 60 s window still open to the account (0 while blocked);
+        this process' own view when Redis is down. The window is read with this machine's clock."""
+        block_key = keys.blocked(self._prefix, account_key)
+        window_key = keys.budget(self._prefix, account_key, tier)
+        since_ms = int((time.time() - 60.0) * 1000)
+
+        async def command(r: RedisClient) -> tuple[int, int]:
+            blocked = await r.pttl(block_key)
+            used = await r.zcount(window_key, f"({since_ms}", "+inf")
+            return int(blocked), int(used)
+
+        try:
+            blocked, used = await self._guard.run(command)
+        except RedisDown:
+            return await self.fallback.left(account_key, tier)
+        if blocked > 0:
+            return 0
+        return max(0, self._limits[tier].per_minute - used)
+
     async def block(self, account_key: str, seconds: float) -> None:
         self.fallback.block_now(account_key, seconds)
         key = keys.blocked(self._prefix, account_key)
         millis = max(1, int(seconds * 1000))
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             # Never shorten a longer block another process has set.
             current = await r.pttl(key)
             if isinstance(current, int) and current >= millis:

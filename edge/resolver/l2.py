@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import keys
 from edge.resolver.redis_guard import RedisGuard
 from klaviyo import ConnectionRef
@@ -67,12 +67,14 @@ class L2Store:
         p, a, g = self._prefix, conn.account_id, conn.generation
         seg_key = keys.segments(p, a, g, kx)
 
-        async def command(r: aioredis.Redis) -> list[object]:
+        async def command(r: RedisClient) -> list[object]:
             pipe = r.pipeline(transaction=False)
             pipe.get(seg_key)
             pipe.pttl(seg_key)
             pipe.get(keys.profile_id(p, a, g, kx))
-            pipe.exists(keys.filter_refused(p, a))
+            # Queued as a plain command: a cluster pipeline runs its EXISTS/DEL/UNLINK methods at
+            # once (split across slots) instead of queuing them.
+            pipe.execute_command("EXISTS", keys.filter_refused(p, a))
             result: list[object] = await pipe.execute()
             return result
 
@@ -93,7 +95,7 @@ class L2Store:
         p, a, g = self._prefix, conn.account_id, conn.generation
         body = _encode(entry)
 
-        async def command(r: aioredis.Redis) -> None:
+        async def command(r: RedisClient) -> None:
             pipe = r.pipeline(transaction=False)
             pipe.set(keys.segments(p, a, g, kx), body, px=max(1, int(ttl_s * 1000)))
             if profile_id is not None:
@@ -108,7 +110,7 @@ class L2Store:
         """Store (or, with None, forget) the `_kx` -> profile id mapping."""
         key = keys.profile_id(self._prefix, conn.account_id, conn.generation, kx)
 
-        async def command(r: aioredis.Redis) -> None:
+        async def command(r: RedisClient) -> None:
             if profile_id is None:
                 await r.delete(key)
             else:
@@ -130,7 +132,7 @@ class L2Store:
         p, a, g = self._prefix, conn.account_id, conn.generation
         seg_key = keys.segments(p, a, g, kx)
 
-        async def command(r: aioredis.Redis) -> list[object]:
+        async def command(r: RedisClient) -> list[object]:
             pipe = r.pipeline(transaction=False)
             pipe.set(keys.lock(p, a, g, kx), token, nx=True, px=ttl_ms)
             pipe.get(seg_key)
@@ -146,7 +148,7 @@ class L2Store:
     async def release_lock(self, conn: ConnectionRef, kx: str, token: str) -> None:
         key = keys.lock(self._prefix, conn.account_id, conn.generation, kx)
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.eval(_RELEASE, 1, key, token)
 
         await self._guard.run(command)
@@ -154,7 +156,7 @@ class L2Store:
     async def remember_filter_refused(self, account_id: str, ttl_s: int) -> None:
         key = keys.filter_refused(self._prefix, account_id)
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.set(key, b"1", ex=ttl_s)
 
         await self._guard.run(command)
@@ -163,7 +165,7 @@ class L2Store:
         """Delete every cached membership and profile id of an account (disconnect)."""
         patterns: Sequence[str] = keys.account_pattern(self._prefix, account_id)
 
-        async def command(r: aioredis.Redis) -> int:
+        async def command(r: RedisClient) -> int:
             deleted = 0
             for pattern in patterns:
                 batch: list[bytes | str] = []

@@ -20,9 +20,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 from redis.exceptions import MaxConnectionsError, RedisError
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.metrics import ResolverMetrics
 
 _T = TypeVar("_T")
@@ -40,7 +40,7 @@ class RedisBusy(RedisDown):
 class RedisGuard:
     def __init__(
         self,
-        redis: aioredis.Redis | None,
+        redis: RedisClient | None,
         metrics: ResolverMetrics,
         *,
         timeout_s: float = 0.25,
@@ -70,7 +70,7 @@ class RedisGuard:
         return self.redis is not None and self._clock() >= self._down_until
 
     async def run(
-        self, command: Callable[[aioredis.Redis], Awaitable[_T]], *, timeout_s: float | None = None
+        self, command: Callable[[RedisClient], Awaitable[_T]], *, timeout_s: float | None = None
     ) -> _T:
         """The command's result, or `RedisDown` (also while Redis is known to be down)."""
         client = self.redis

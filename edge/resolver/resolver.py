@@ -22,9 +22,9 @@ from collections.abc import Callable
 from types import MappingProxyType
 
 import httpx
-import redis.asyncio as aioredis
 
 from edge.bounded import BoundedMap
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.budget import FleetRateGate
 from edge.resolver.caches import Caches
 from edge.resolver.chain import Chain
@@ -77,7 +77,7 @@ class Resolver:
         tokens: TokenSource,
         *,
         config: ResolverConfig | None = None,
-        redis: aioredis.Redis | None = None,
+        redis: RedisClient | None = None,
         prefix: str = "kxe:",
         index: MembershipIndex | None = None,
         metrics: ResolverMetrics | None = None,

@@ -47,6 +47,7 @@ _NON_SETTING_ENV = {
     "KX_EDGE_CONFIG",
     "KX_EDGE_DEMO",
     "KX_EDGE_TEST_REDIS_URL",
+    "KX_EDGE_TEST_REDIS_CLUSTER_URL",
     "KX_EDGE_API_KEY",
 }  # fmt: skip (KX_EDGE_API_KEY: the command line's credential)
 
@@ -59,6 +60,9 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+MAX_KEY_ROTATION_GRACE_S = 30 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,15 @@ class Settings:
     database_timeout_s: float = 2.0  # longest wait on the database before store_unavailable
     redis_url: str | None = None
     redis_prefix: str = "kxe:"
+    redis_cluster: bool = False  # true: redis_url is a seed node of a Redis Cluster
+    # PostgreSQL: a change is pushed to every node at once (LISTEN/NOTIFY); false: the poll alone.
+    config_push: bool = True
+    config_poll_interval_s: float = 0.5  # the version check, the safety net behind the push
+    # A claimed event goes out again this long after its sender last claimed it (a dead node's
+    # events are taken over after this); longer than one send to Klaviyo, or live sends repeat.
+    events_lease_s: float = 30.0
+    # How long an answer to a visit waits, at most, for its events to be written to the outbox.
+    events_durable_wait_s: float = 0.1
     public_url: str = ""  # empty: derived from --host/--port by `kx-edge serve`
     log_level: str = "info"
     log_format: str = "auto"  # auto: text when stderr is a terminal, JSON otherwise
@@ -86,6 +99,9 @@ class Settings:
     import_max_body_bytes: int = 4_194_304  # POST /v1/sites/{id}/import: a whole site's experiences
     assign_max_body_bytes: int = 8_192
     cors_max_age_s: int = 86_400
+    # The trusted CDN header with the visitor's country (`country` conditions): CF-IPCountry
+    # (Cloudflare), CloudFront-Viewer-Country, X-Vercel-IP-Country, ...
+    country_header: str = "CF-IPCountry"
     klaviyo_api_base: str = "https://a.klaviyo.com"
     klaviyo_authorize_url: str = "https://www.klaviyo.com/oauth/authorize"
     klaviyo_token_url: str = "https://a.klaviyo.com/oauth/token"  # noqa: S105 (a URL)
@@ -101,6 +117,15 @@ class Settings:
     segment_sync_interval_s: int = 3_600
     segment_sync_max_members: int = 2_000_000
     sticky_max_age_s: int = 400 * 86_400
+    # Results (docs/results.md): count exposures, orders and bots; off: nothing is counted and
+    # /v1/track answers 202 with accepted false.
+    results_enabled: bool = True
+    # Known crawlers' user agents get every test's control (reason `bot`) and are never counted.
+    bot_check: bool = True
+    results_flush_interval_s: float = 1.0  # the exposure counters reach the store this often
+    webhook_secret_grace_s: int = 86_400  # a replaced webhook secret stays valid this long
+    # After `POST /v1/sites/{id}/rotate-key` the replaced api key still opens the site this long.
+    key_rotation_grace_s: int = 86_400
     worker_processes: int = 1  # set by `kx-edge serve --workers N`: each worker's share of budgets
     secret_key: str | None = field(default=None, repr=False)
     secret_key_old: tuple[str, ...] = field(default=(), repr=False)
@@ -137,6 +162,7 @@ _POSITIVE_INTS = {
     "max_body_bytes", "import_max_body_bytes", "assign_max_body_bytes", "segment_cache_ttl_s", "negative_cache_ttl_s",
     "profile_id_cache_ttl_s", "resolve_deadline_ms", "l1_max_entries", "segment_sync_interval_s",
     "segment_sync_max_members", "sticky_max_age_s", "worker_processes", "database_pool_size",
+    "webhook_secret_grace_s",
 }  # fmt: skip
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -338,6 +364,11 @@ def _validate(settings: Settings, problems: list[str]) -> None:
     for name in sorted(_POSITIVE_INTS):
         if getattr(settings, name) <= 0:
             problems.append(f"{_source_name(name)}: must be greater than 0")
+    if not 0 <= settings.key_rotation_grace_s <= MAX_KEY_ROTATION_GRACE_S:
+        problems.append(
+            f"{_source_name('key_rotation_grace_s')}: from 0 (the replaced key stops at once) to "
+            f"{MAX_KEY_ROTATION_GRACE_S} (30 days)"
+        )
     if settings.segment_cache_ttl_s > MAX_SEGMENT_CACHE_TTL_S:
         problems.append(
             f"{_source_name('segment_cache_ttl_s')}: at most {MAX_SEGMENT_CACHE_TTL_S} "
@@ -355,6 +386,8 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append(f"{_source_name('log_format')}: auto (text on a terminal, else JSON), json or text")
     if settings.assign_access_log not in {"summary", "every", "off"}:
         problems.append(f"{_source_name('assign_access_log')}: summary, every or off")
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", settings.country_header):
+        problems.append(f"{_source_name('country_header')}: a header name such as CF-IPCountry")
     if settings.compatibility_date is not None and not re.fullmatch(
         r"\d{4}-\d{2}-\d{2}", settings.compatibility_date
     ):
@@ -364,6 +397,16 @@ def _validate(settings: Settings, problems: list[str]) -> None:
         problems.append(f"{_source_name('database_url')}: must start with postgresql:// (or postgres://)")
     if settings.database_timeout_s <= 0:
         problems.append(f"{_source_name('database_timeout_s')}: must be greater than 0")
+    if settings.events_lease_s < 1:
+        problems.append(f"{_source_name('events_lease_s')}: at least 1 (seconds)")
+    if settings.events_durable_wait_s < 0:
+        problems.append(f"{_source_name('events_durable_wait_s')}: 0 (never wait) or more (seconds)")
+    if settings.config_poll_interval_s <= 0:
+        problems.append(f"{_source_name('config_poll_interval_s')}: must be greater than 0")
+    if settings.redis_cluster and (settings.redis_url is None or settings.redis_url.startswith("unix://")):
+        problems.append(
+            f"{_source_name('redis_cluster')}: needs redis_url to be a redis:// or rediss:// seed node"
+        )
     if settings.klaviyo_timeout_s <= 0:
         problems.append(f"{_source_name('klaviyo_timeout_s')}: must be greater than 0")
 

@@ -4,7 +4,8 @@
 - `public_key` (`pk_...`): in the storefront snippet; public by design.
 - `api_key` (`sk_...`): opens the configuration API; shown once, stored as a SHA-256 hash. Keys
   are 256-bit random, so a fast hash is enough (no password stretching needed), and the lookup by
-  hash cannot leak the key through timing.
+  hash cannot leak the key through timing. A rotation issues a new key and keeps the replaced
+  key's hash as the previous key for the grace period (`key_rotation_grace_s`).
 - signing secret: 32 random bytes per site that sign sticky tokens; stored encrypted.
 """
 
@@ -40,8 +41,12 @@ def api_key_matches(presented: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_api_key(presented), stored_hash)
 
 
+def new_api_key() -> str:
+    return "sk_" + secrets.token_urlsafe(32)
+
+
 def new_site(name: str, allowed_origins: tuple[str, ...], cipher: TokenCipher, now: int) -> NewSite:
-    api_key = "sk_" + secrets.token_urlsafe(32)
+    api_key = new_api_key()
     record = SiteRecord(
         id="site_" + secrets.token_hex(8),
         name=name,

@@ -5,9 +5,11 @@ A runtime is built once per `config_version` and replaced whole (an atomic refer
 request sees either the old configuration or the new one, never a mix. Every site is loaded at
 start-up (`load_all`) and sites created elsewhere are loaded by the watcher, so the storefront
 does not wait on the store even for a site's first visit. Changes made in this process are
-applied at once (`reload`); changes made by other workers (or nodes) reach here through `watch`,
-which compares every site's `config_version` twice a second. While the store does not answer
-the watcher says so once, keeps the runtimes it has, and catches up when the store is back.
+applied at once (`reload`); changes made by other nodes are pushed here (`apply_push`, from
+PostgreSQL's LISTEN/NOTIFY: edge/fleet/config_push.py) and, as the safety net behind the push
+(and the only path on SQLite), the watcher compares every site's `config_version` every
+`poll_interval_s`. While the store does not answer the watcher says so once, keeps the runtimes
+it has, and catches up when the store is back. `lag` measures how long pushed changes took.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 
+from edge.fleet.config_push import ConfigListener
 from edge.sites.keys import signing_secret
+from edge.sites.propagation import PropagationLag
 from edge.store import SiteRecord, Store, StoreUnavailable
 from edge.storefront.memo import MemoTables, StorefrontMemo
 from klaviyo.types import ConnectionRef
@@ -64,12 +69,15 @@ class SiteRuntimes:
         *,
         clock: Callable[[], float],
         poll_interval_s: float = 0.5,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._connections = connections
         self._cipher = cipher
         self._clock = clock
         self._poll_interval_s = poll_interval_s
+        self._wall_clock = wall_clock  # compared with the database's stamp on a pushed change
+        self.lag = PropagationLag()
         # Every site's storefront memo keeps its entries here, within the process' bounds.
         self.memo_tables = MemoTables()
         self._by_key: dict[str, SiteRuntime] = {}
@@ -82,6 +90,9 @@ class SiteRuntimes:
         # Told whenever a site's runtime is installed or forgotten (segment sync follows targets).
         self.on_install: Callable[[SiteRuntime], None] | None = None
         self.on_forget: Callable[[str], None] | None = None
+        # The push from the database, when there is one (set by the app): its state for /readyz
+        # and the metrics.
+        self.push: ConfigListener | None = None
 
     def cached(self, public_key: str) -> SiteRuntime | None:
         return self._by_key.get(public_key)
@@ -120,6 +131,23 @@ class SiteRuntimes:
         runtime = await self._build(site)
         self._install(runtime)
         return runtime
+
+    async def apply_push(self, site_id: str, version: int | None, changed_at: float) -> bool:
+        """A change another node made (`version` None: the site was deleted). Reloads the site
+        unless this process already has that version (its own change, or the poll got there
+        first); a change that installs here is measured in `lag`. True when it installed."""
+        current = self._version(site_id)
+        if version is not None and current is not None and current >= version:
+            return False
+        if version is None and current is None:
+            return False
+        runtime = await self.reload(site_id)
+        if runtime is None and current is None:
+            return False  # a site of another schema or already gone: nothing of ours changed
+        if runtime is not None and version is not None and runtime.config_version < version:
+            return False  # read before the commit was visible: the poll catches up
+        self.lag.observe(self._wall_clock() - changed_at)
+        return True
 
     async def _load_by_key(self, public_key: str) -> SiteRuntime | None:
         site = await self._store.get_site_by_public_key(public_key)

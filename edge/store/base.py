@@ -27,6 +27,10 @@ class Store(Protocol):
 
     async def get_site_by_api_key_hash(self, api_key_hash: str) -> SiteRecord | None: ...
 
+    async def get_site_by_previous_key_hash(self, api_key_hash: str) -> SiteRecord | None:
+        """The site whose previous (rotated-out) key has this hash, whatever its validity."""
+        ...
+
     async def list_sites(self) -> list[SiteRecord]: ...
 
     async def site_versions(self) -> dict[str, int]:
@@ -41,6 +45,13 @@ class Store(Protocol):
         allowed_origins: Sequence[str] | None = None,
         now: int,
     ) -> SiteRecord: ...
+
+    async def rotate_api_key(
+        self, site_id: str, new_key_hash: str, *, previous_valid_until: int, now: int
+    ) -> SiteRecord:
+        """Replace the site's key; the replaced one stays the previous key until
+        `previous_valid_until` (an older previous key is dropped). `NotFoundInStore` if no site."""
+        ...
 
     async def delete_site(self, site_id: str) -> bool:
         """Delete the site and everything it owns; False when there is no such site."""
@@ -85,6 +96,10 @@ class AdminSessionStore(Protocol):
     async def delete(self, id_hash: str) -> None: ...
 
     async def count(self, site_id: str) -> int: ...
+
+    async def delete_for_site(self, site_id: str, *, keep: str | None = None) -> int:
+        """End every session of the site but `keep` (an id hash); how many ended."""
+        ...
 
 
 SwitchValues = dict[str, bool]

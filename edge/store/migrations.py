@@ -257,4 +257,180 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX admin_sessions_by_last_seen ON admin_sessions(last_seen_at)",
         ),
     ),
+    Migration(
+        "5: results: exposure and order cells per (experience, variation, audience, entry day), "
+        "bots excluded, order ids seen, per-visitor totals of visitors who ordered, currencies, "
+        "other conversion events, webhook secrets",
+        sqlite=(
+            """CREATE TABLE result_cells (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                visitors BIGINT NOT NULL DEFAULT 0,
+                converters BIGINT NOT NULL DEFAULT 0,
+                orders BIGINT NOT NULL DEFAULT 0,
+                revenue REAL NOT NULL DEFAULT 0,
+                revenue_sq REAL NOT NULL DEFAULT 0,
+                orders_sq REAL NOT NULL DEFAULT 0,
+                revenue_orders REAL NOT NULL DEFAULT 0,
+                PRIMARY KEY (site_id, experience_id, variation_id, audience, day)
+            )""",
+            """CREATE TABLE result_bots (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, day)
+            )""",
+            """CREATE TABLE result_orders (
+                site_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (site_id, order_id)
+            )""",
+            """CREATE TABLE result_visitors (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                visitor_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                orders BIGINT NOT NULL,
+                revenue REAL NOT NULL,
+                PRIMARY KEY (site_id, experience_id, visitor_id)
+            )""",
+            """CREATE TABLE result_currencies (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, currency)
+            )""",
+            """CREATE TABLE result_events (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, variation_id, audience, day, event)
+            )""",
+            """CREATE TABLE result_webhook_secrets (
+                site_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                secret_enc TEXT NOT NULL,
+                previous_enc TEXT,
+                previous_until REAL,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (site_id, kind)
+            ) WITHOUT ROWID""",
+        ),
+        postgres=(
+            """CREATE TABLE result_cells (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                visitors BIGINT NOT NULL DEFAULT 0,
+                converters BIGINT NOT NULL DEFAULT 0,
+                orders BIGINT NOT NULL DEFAULT 0,
+                revenue DOUBLE PRECISION NOT NULL DEFAULT 0,
+                revenue_sq DOUBLE PRECISION NOT NULL DEFAULT 0,
+                orders_sq DOUBLE PRECISION NOT NULL DEFAULT 0,
+                revenue_orders DOUBLE PRECISION NOT NULL DEFAULT 0,
+                PRIMARY KEY (site_id, experience_id, variation_id, audience, day)
+            )""",
+            """CREATE TABLE result_bots (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, day)
+            )""",
+            """CREATE TABLE result_orders (
+                site_id TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (site_id, order_id)
+            )""",
+            """CREATE TABLE result_visitors (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                visitor_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                orders BIGINT NOT NULL,
+                revenue DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (site_id, experience_id, visitor_id)
+            )""",
+            """CREATE TABLE result_currencies (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, currency)
+            )""",
+            """CREATE TABLE result_events (
+                site_id TEXT NOT NULL,
+                experience_id TEXT NOT NULL,
+                variation_id TEXT NOT NULL,
+                audience TEXT NOT NULL,
+                day BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                n BIGINT NOT NULL,
+                PRIMARY KEY (site_id, experience_id, variation_id, audience, day, event)
+            )""",
+            """CREATE TABLE result_webhook_secrets (
+                site_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                secret_enc TEXT NOT NULL,
+                previous_enc TEXT,
+                previous_until DOUBLE PRECISION,
+                updated_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (site_id, kind)
+            )""",
+        ),
+    ),
+    Migration(
+        "6: PostgreSQL tells every node of a configuration change (LISTEN kx_config)",
+        # SQLite is one machine's store: its workers see a change by the version check alone.
+        sqlite=(),
+        postgres=(
+            # The payload stamps the change's time (the server's clock, seconds since the epoch),
+            # from which each node measures the propagation lag. NOTIFY is sent on commit only.
+            """CREATE FUNCTION kx_config_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    PERFORM pg_notify('kx_config', json_build_object(
+                        'site', OLD.id, 'version', NULL,
+                        'at', extract(epoch FROM clock_timestamp()))::text);
+                    RETURN OLD;
+                END IF;
+                PERFORM pg_notify('kx_config', json_build_object(
+                    'site', NEW.id, 'version', NEW.config_version,
+                    'at', extract(epoch FROM clock_timestamp()))::text);
+                RETURN NEW;
+            END
+            $$""",
+            """CREATE TRIGGER sites_config_notify
+                AFTER INSERT OR DELETE OR UPDATE OF config_version ON sites
+                FOR EACH ROW EXECUTE FUNCTION kx_config_notify()""",
+        ),
+    ),
+    Migration(
+        "7: api key rotation: the previous key's hash and until when it still opens the site",
+        sqlite=(
+            "ALTER TABLE sites ADD COLUMN previous_api_key_hash TEXT",
+            "ALTER TABLE sites ADD COLUMN previous_key_valid_until INTEGER",
+            "CREATE UNIQUE INDEX sites_by_previous_key ON sites(previous_api_key_hash)",
+        ),
+        postgres=(
+            "ALTER TABLE sites ADD COLUMN previous_api_key_hash TEXT",
+            "ALTER TABLE sites ADD COLUMN previous_key_valid_until BIGINT",
+            "CREATE UNIQUE INDEX sites_by_previous_key ON sites(previous_api_key_hash)",
+        ),
+    ),
 )

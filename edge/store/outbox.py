@@ -26,6 +26,7 @@ from typing import Any
 from edge.store.database import Database, Queries, Row, chunks, placeholders
 from edge.store.outbox_records import (
     AppendResult,
+    Backlog,
     Claimed,
     NewEvent,
     OutboxStats,
@@ -240,6 +241,17 @@ class SqlOutbox:
             stats.last_sent_at, stats.last_error, stats.last_error_at = sent_at, error, error_at
         size = await self._db.fetch_one("SELECT coalesce(sum(n), 0) FROM event_pending")
         return OutboxStats(triggers=triggers, size=int(size[0]) if size is not None else 0)
+
+    async def forget_site(self, site_id: str, now: float) -> None:
+        """Nothing to do: `delete_site` clears this outbox's tables in its own transaction."""
+
+    async def backlog(self, now: float) -> Backlog:
+        row = await self._db.fetch_one(
+            "SELECT count(*), min(created_at) FROM event_outbox WHERE state = 'pending'"
+        )
+        if row is None or not row[0]:
+            return Backlog(0, None)
+        return Backlog(int(row[0]), max(0.0, now - float(row[1])))
 
     async def prune(self, now: float) -> None:
         async with self._db.transaction() as tx:

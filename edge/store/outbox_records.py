@@ -81,3 +81,11 @@ class TriggerStats:
 class OutboxStats:
     triggers: dict[str, TriggerStats]
     size: int  # pending events of the whole app (what the cap bounds)
+
+
+@dataclass(slots=True)
+class Backlog:
+    """Events waiting to be sent, for /metrics: how many, and the age of the oldest (None: none)."""
+
+    depth: int
+    oldest_age_s: float | None

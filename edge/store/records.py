@@ -17,6 +17,13 @@ class SiteRecord:
     config_version: int
     created_at: int
     updated_at: int
+    # After a rotation: the replaced key's hash, which opens the site until `previous_key_valid_until`.
+    previous_api_key_hash: str | None = field(default=None, repr=False)
+    previous_key_valid_until: int | None = None
+
+    def previous_key_valid(self, now: float) -> bool:
+        """Whether the replaced key still opens the site at `now`."""
+        return self.previous_key_valid_until is not None and now < self.previous_key_valid_until
 
     def to_public_dict(self) -> dict[str, Any]:
         """The site as the API shows it: never the api key (hashed) or the signing secret."""
@@ -28,6 +35,7 @@ class SiteRecord:
             "config_version": self.config_version,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "previous_key_valid_until": self.previous_key_valid_until,
         }
 
 

@@ -38,3 +38,8 @@ class SqlAdminSessionStore:
     async def count(self, site_id: str) -> int:
         row = await self._db.fetch_one("SELECT COUNT(*) FROM admin_sessions WHERE site_id = ?", (site_id,))
         return 0 if row is None else int(row[0])
+
+    async def delete_for_site(self, site_id: str, *, keep: str | None = None) -> int:
+        return await self._db.execute(
+            "DELETE FROM admin_sessions WHERE site_id = ? AND id_hash <> ?", (site_id, keep or "")
+        )

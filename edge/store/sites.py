@@ -12,7 +12,7 @@ from edge.store.records import ExperienceRecord, SiteRecord
 
 _SITE_COLUMNS = (
     "id, name, public_key, api_key_hash, signing_secret_enc, allowed_origins, config_version, "
-    "created_at, updated_at"
+    "created_at, updated_at, previous_api_key_hash, previous_key_valid_until"
 )
 _EXPERIENCE_COLUMNS = "site_id, id, type, status, body, version, created_at, updated_at"
 
@@ -22,6 +22,13 @@ SITE_OWNED_TABLES: tuple[str, ...] = (
     "event_profile_state",
     "event_counts",
     "event_trigger_state",
+    "result_cells",
+    "result_bots",
+    "result_orders",
+    "result_visitors",
+    "result_currencies",
+    "result_events",
+    "result_webhook_secrets",
 )
 """Tables with a `site_id` but no foreign key to `sites` (their rows may outlive a write of the
 site, e.g. counters): `delete_site` clears them by hand. Every other table a site owns declares
@@ -46,11 +53,11 @@ class SqlSiteStore:
     async def create_site(self, site: SiteRecord) -> None:
         try:
             await self.db.execute(
-                f"INSERT INTO sites ({_SITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO sites ({_SITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     site.id, site.name, site.public_key, site.api_key_hash, site.signing_secret_enc,
                     json.dumps(list(site.allowed_origins)), site.config_version, site.created_at,
-                    site.updated_at,
+                    site.updated_at, site.previous_api_key_hash, site.previous_key_valid_until,
                 ),
             )  # fmt: skip
         except ConstraintViolation as exc:
@@ -64,6 +71,9 @@ class SqlSiteStore:
 
     async def get_site_by_api_key_hash(self, api_key_hash: str) -> SiteRecord | None:
         return await self._one_site("api_key_hash = ?", api_key_hash)
+
+    async def get_site_by_previous_key_hash(self, api_key_hash: str) -> SiteRecord | None:
+        return await self._one_site("previous_api_key_hash = ?", api_key_hash)
 
     async def list_sites(self) -> list[SiteRecord]:
         rows = await self.db.fetch_all(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY created_at, rowid")
@@ -102,6 +112,24 @@ class SqlSiteStore:
             updated = await tx.fetch_one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE id = ?", (site_id,))
         assert updated is not None
         return _site(updated)
+
+    async def rotate_api_key(
+        self, site_id: str, new_key_hash: str, *, previous_valid_until: int, now: int
+    ) -> SiteRecord:
+        """The site's key becomes `new_key_hash`; the current one becomes the previous key,
+        valid until `previous_valid_until`. An older previous key is dropped, so only the
+        immediately previous key survives a second rotation."""
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE sites SET previous_api_key_hash = api_key_hash, previous_key_valid_until = ?, "
+                "api_key_hash = ?, updated_at = ? WHERE id = ?",
+                (previous_valid_until, new_key_hash, now, site_id),
+            )
+            if not changed:
+                raise NotFoundInStore(f"no site {site_id}")
+            row = await tx.fetch_one(f"SELECT {_SITE_COLUMNS} FROM sites WHERE id = ?", (site_id,))
+        assert row is not None
+        return _site(row)
 
     async def delete_site(self, site_id: str) -> bool:
         """Delete the site and everything it owns (experiences, connection, flows, sessions,
@@ -212,6 +240,8 @@ def _site(row: Row) -> SiteRecord:
         config_version=int(row[6]),
         created_at=int(row[7]),
         updated_at=int(row[8]),
+        previous_api_key_hash=row[9],
+        previous_key_valid_until=None if row[10] is None else int(row[10]),
     )
 
 

@@ -40,8 +40,9 @@ from edge.ops.logs import request_id_var
 from edge.services import Services
 from edge.sites.runtime import SiteRuntime
 from edge.store.errors import StoreUnavailable
-from edge.storefront.identity import VisitorIdentity, identify, identify_cached
-from edge.storefront.memo import Answer
+from edge.storefront.identity import VisitorIdentity, identify, identify_cached, unresolved_crawler
+from edge.storefront.memo import Answer, VisitSource
+from edge.storefront.visit import build_visit, header, visit_digest
 from edge.storefront.wire import (
     MAX_URL_CHARS,
     AssignRequest,
@@ -60,7 +61,7 @@ from edge.web.errors import (
     error_body,
 )
 from edge.web.request_ids import incoming
-from targeting import IdentityKind
+from targeting import EMPTY_VISIT, IdentityKind, Visit
 
 logger = logging.getLogger("kx_edge.assign")
 ASSIGN_PATH = "/v1/assign"
@@ -107,6 +108,7 @@ class RequestHead:
     content_length: int | None = None
     bad_content_length: bool = False
     request_id: str | None = None  # a valid incoming X-Request-ID
+    user_agent: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -120,8 +122,13 @@ class AssignInputs:
     visitor_id: str
     url: str | None
     warnings: list[str]
+    # What the site's live experiences read of the visit: a `Visit`, or the function building
+    # it when the answer needs it (a returning visitor's remembered answer may not: `visit_digest`).
+    visit: VisitSource = EMPTY_VISIT
+    visit_digest: bytes | None = None  # `edge.storefront.visit.visit_digest`, for a token's request
     # What observers want the answer to wait for (a durable write, bounded by the observer).
     waits: list[Awaitable[object]] = field(default_factory=list)
+    bot: bool = False  # the user agent is a known crawler: every test's control, reason `bot`
 
 
 async def assign(scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,26 +206,66 @@ async def _gather(
     else:
         body = await _read_rest(receive, message, limit)
     request = decode_request(body)
-    who = identify_cached(runtime, request.kx, svc.resolver) or await identify(
-        runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
+    bot = svc.bots.is_bot(head.user_agent)
+    who = (
+        unresolved_crawler(request.kx)
+        if bot
+        else identify_cached(runtime, request.kx, svc.resolver)
+        or await identify(
+            runtime, request.kx, svc.resolver, deadline_s=svc.settings.resolve_deadline_ms / 1000
+        )
     )
-    return inputs_from(runtime, scope["headers"], request, who)
+    inputs = inputs_from(runtime, scope["headers"], request, who, svc, body=body)
+    inputs.bot = bot
+    return inputs
 
 
 def inputs_from(
-    runtime: SiteRuntime, headers: Sequence[tuple[bytes, bytes]], request: AssignRequest, who: VisitorIdentity
+    runtime: SiteRuntime,
+    headers: Sequence[tuple[bytes, bytes]],
+    request: AssignRequest,
+    who: VisitorIdentity,
+    svc: Services,
+    *,
+    body: bytes | None = None,
 ) -> AssignInputs:
-    """The inputs of a request whose body is decoded and whose visitor is identified."""
+    """The inputs of a request whose body is decoded and whose visitor is identified; the visit
+    is built (from the body and `svc`'s settings) only when the site's experiences read it, and
+    only when the answer needs it: given the raw `body`, a request with a token carries the
+    visit's digest instead, which a returning visitor's remembered answer is found by."""
     warnings: list[str] = []
     visitor_id = request.visitor_id
+    new_visitor = False
     if visitor_id is None or not valid_visitor_id(visitor_id):
         if visitor_id is not None:
             warnings.append("visitor_id_replaced")
         visitor_id = new_visitor_id()
+        new_visitor = True
     if who.warnings:
         warnings += who.warnings
     url = request.url if request.url is None or len(request.url) <= MAX_URL_CHARS else None
-    return AssignInputs(runtime, headers, request, who, visitor_id, url, warnings)
+    inputs = AssignInputs(runtime, headers, request, who, visitor_id, url, warnings)
+    needs = runtime.compiled.visit_needs
+    if needs.any:
+        user_agent = header(headers, b"user-agent") if needs.device else None
+        country = header(headers, svc.country_header) if needs.country else None
+        devices = svc.devices
+
+        def visit() -> Visit:
+            return build_visit(
+                needs,
+                request,
+                url=url,
+                user_agent=user_agent,
+                country=country,
+                devices=devices,
+                new_visitor=new_visitor,
+            )
+
+        inputs.visit = visit
+        if body is not None and request.sticky:
+            inputs.visit_digest = visit_digest(body, user_agent, country)
+    return inputs
 
 
 def respond(svc: Services, inputs: AssignInputs) -> bytes:
@@ -229,6 +276,9 @@ def respond(svc: Services, inputs: AssignInputs) -> bytes:
         inputs.request.sticky,
         int(svc.clock()),
         svc.settings.sticky_max_age_s,
+        inputs.visit,
+        bot=inputs.bot,
+        digest=inputs.visit_digest,
     )
     if sticky_ignored:
         inputs.warnings.append("sticky_ignored")
@@ -281,6 +331,8 @@ def read_head(headers: Sequence[tuple[bytes, bytes]]) -> RequestHead:
                 head.bad_content_length = True
         elif name == b"x-request-id":
             head.request_id = incoming(value)
+        elif name == b"user-agent":
+            head.user_agent = value
     return head
 
 
@@ -295,6 +347,11 @@ def public_key_of(query_string: bytes) -> str:
                 return value
             break
     raise BadRequest("The site query parameter (the site's public key) is required.", code="missing_site")
+
+
+async def site_of_query(svc: Services, query_string: bytes) -> SiteRuntime:
+    """The site whose public key the query names (`/v1/assign`, `/v1/track`); 400 or 404."""
+    return svc.runtimes.by_query_string(query_string) or await _site(svc, query_string)
 
 
 async def _site(svc: Services, query_string: bytes) -> SiteRuntime:

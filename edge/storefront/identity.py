@@ -51,6 +51,13 @@ def identify_cached(
     return None if resolution is None else _resolved(kx, resolution)
 
 
+def unresolved_crawler(raw_kx: str | None) -> VisitorIdentity:
+    """A crawler's identity: its `kx` is never looked up. A crawler gets every control whatever
+    its segments, and a link checker replaying email links must not spend the account's Klaviyo
+    rate limits."""
+    return VisitorIdentity(UNIDENTIFIED, parse_kx(raw_kx) if raw_kx else None, [], None, None, "bot")
+
+
 async def identify(
     runtime: SiteRuntime,
     raw_kx: str | None,

@@ -35,6 +35,7 @@ class AssignTraffic:
         "_next_summary",
         "_summary",
         "by_status",
+        "duration_sum_s",
         "interval_buckets",
         "interval_by_status",
         "interval_codes",
@@ -58,6 +59,7 @@ class AssignTraffic:
         self._next_summary = clock() + interval_s
         self.requests = 0
         self.by_status: dict[int, int] = {}
+        self.duration_sum_s = 0.0
         self.latency_buckets = [0] * (len(BUCKETS_MS) + 1)
         self.interval_by_status: dict[int, int] = {}
         self.interval_codes: dict[str, int] = {}  # refusals' error codes, named in the summary
@@ -69,6 +71,7 @@ class AssignTraffic:
         code, named on its line (e.g. `origin_not_allowed`, so a developer can find why)."""
         self.requests += 1
         self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.duration_sum_s += duration_s
         ms = duration_s * 1000
         bucket = bisect.bisect_left(BUCKETS_MS, ms)
         self.latency_buckets[bucket] += 1

@@ -18,7 +18,27 @@ _VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 MAX_URL_CHARS = 2048
 
 
-class AssignRequest(msgspec.Struct):
+class VisitFields(msgspec.Struct, kw_only=True):
+    """What the snippet collects about the visit, for the site's live experiences only
+    (docs/audiences.md). Every field is optional; a value over its bound or malformed is dropped
+    by `targeting.Visit.from_request_fields` (unknown, which matches no condition), never cut.
+
+    `landing_url`, `referrer`: the session's first page and its referrer (`""`: none), kept by
+    the snippet in sessionStorage; `utm`: the session's `utm_*` parameters; `cookies`: the
+    first-party cookies conditions name; `visitor`: `new` or `returning` (the snippet's verdict:
+    returning when the visitor id cookie predates this session); `links`: link-based
+    personalizations' parameters the visitor arrived with (`{"kx_offer": "spring"}`), kept by
+    the snippet in localStorage for as long as they are asked for."""
+
+    landing_url: str | None = None
+    referrer: str | None = None
+    utm: dict[str, str] | None = None
+    cookies: dict[str, str] | None = None
+    visitor: str | None = None
+    links: dict[str, str] | None = None
+
+
+class AssignRequest(VisitFields, kw_only=True):
     """Unknown fields are ignored (not rejected) so newer snippets keep working against us."""
 
     visitor_id: str | None = None

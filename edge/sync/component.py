@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 from edge.settings import Settings
@@ -70,7 +70,7 @@ class SegmentSync:
         tokens: TokenSource,
         *,
         config: SyncConfig | None = None,
-        redis: aioredis.Redis | None = None,
+        redis: RedisClient | None = None,
         prefix: str = "kxe:",
         api_base: str = "https://a.klaviyo.com",
         revision: str = "2026-10-15",
@@ -224,7 +224,7 @@ def build_segment_sync(
     *,
     http: httpx.AsyncClient,
     tokens: TokenSource,
-    redis: aioredis.Redis | None,
+    redis: RedisClient | None,
     clock: Callable[[], float] = time.time,
 ) -> SegmentSync:
     """The app's segment sync, from its settings; call `share_budget` and `start` next."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 
-import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 
 
@@ -67,21 +67,21 @@ class RedisLease:
         if lock is None:
             return
 
-        async def command(r: aioredis.Redis) -> None:
+        async def command(r: RedisClient) -> None:
             with contextlib.suppress(LockError):  # expired or taken meanwhile: nothing to give up
                 await lock.release()
 
         with contextlib.suppress(RedisDown):
             await self._guard.run(command)
 
-    async def _renew(self, redis: aioredis.Redis) -> bool:
+    async def _renew(self, redis: RedisClient) -> bool:
         assert self._lock is not None
         try:
             return bool(await self._lock.reacquire())
         except LockError:  # not ours any more (it expired, or someone took it)
             return False
 
-    async def _take(self, redis: aioredis.Redis) -> bool:
+    async def _take(self, redis: RedisClient) -> bool:
         lock = Lock(redis, self._key, timeout=self._ttl_s, thread_local=False)
         if not await lock.acquire(blocking=False, token=self._token):
             return False

@@ -15,8 +15,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import redis.asyncio as aioredis
-
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 from edge.sync import keys
 from edge.sync.config import SyncConfig
@@ -71,10 +70,10 @@ class RedisFullWrite:
         first, self._started = not self._started, True
         next_key = self._next
 
-        async def command(r: aioredis.Redis) -> None:
+        async def command(r: RedisClient) -> None:
             pipe = r.pipeline(transaction=False)
             if first:  # a set left by a holder that died mid-sync
-                pipe.unlink(next_key)
+                pipe.execute_command("UNLINK", next_key)  # queued, on a cluster pipeline too
             if profile_ids:
                 pipe.sadd(next_key, *profile_ids)
             pipe.pexpire(next_key, _NEXT_TTL_MS)
@@ -89,7 +88,7 @@ class RedisFullWrite:
         if not self._started:  # an empty segment: commit drops the live set
             await self.add([])
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.eval(_COMMIT, 3, *args)
 
         size = await self._store.write(command)
@@ -98,7 +97,7 @@ class RedisFullWrite:
     async def abort(self) -> None:
         next_key = self._next
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.unlink(next_key)
 
         with contextlib.suppress(RedisDown):  # else it expires by itself
@@ -111,7 +110,7 @@ class RedisStore:
         self.prefix = prefix
         self.config = config
 
-    async def write(self, command: Callable[[aioredis.Redis], Awaitable[_T]]) -> _T:
+    async def write(self, command: Callable[[RedisClient], Awaitable[_T]]) -> _T:
         """Run a command of the sync (not of the request path): a longer timeout."""
         return await self.guard.run(command, timeout_s=self.config.redis_write_timeout_s)
 
@@ -125,7 +124,7 @@ class RedisStore:
         live = keys.members(self.prefix, account_id, segment_id)
         ttl = int(self.config.max_age_s * 2000)
 
-        async def command(r: aioredis.Redis) -> int:
+        async def command(r: RedisClient) -> int:
             pipe = r.pipeline(transaction=False)
             pipe.sadd(live, *profile_ids)
             pipe.pexpire(live, ttl, nx=True)
@@ -141,7 +140,7 @@ class RedisStore:
         next_key = keys.members_next(p, account_id, segment_id)
         token = fence or ""
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.eval(_DROP, 3, lease, live, next_key, token)
 
         dropped = bool(await self.write(command))
@@ -156,7 +155,7 @@ class RedisStore:
         ordered = sorted(segment_ids)
         names = [keys.members(self.prefix, account_id, s) for s in ordered]
 
-        async def command(r: aioredis.Redis) -> list[object]:
+        async def command(r: RedisClient) -> list[object]:
             pipe = r.pipeline(transaction=False)
             for name in names:
                 pipe.sismember(name, profile_id)
@@ -180,7 +179,7 @@ class RedisStore:
         args = (keys.lease(p, account_id), keys.records(p, account_id), fence or "", segment_id, body)
         ttl = int(self.config.max_age_s * 2000)
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.eval(_WRITE_RECORD, 2, *args, ttl)
 
         return bool(await self.write(command))
@@ -189,7 +188,7 @@ class RedisStore:
         """Every segment record of the account (raises `RedisDown`)."""
         name = keys.records(self.prefix, account_id)
 
-        async def command(r: aioredis.Redis) -> dict[bytes | str, bytes | str]:
+        async def command(r: RedisClient) -> dict[bytes | str, bytes | str]:
             result: dict[bytes | str, bytes | str] = await r.hgetall(name)
             return result
 
@@ -205,7 +204,7 @@ class RedisStore:
         """`MEMORY USAGE` of the live set (every element counted), for the benchmark."""
         name = keys.members(self.prefix, account_id, segment_id)
 
-        async def command(r: aioredis.Redis) -> object:
+        async def command(r: RedisClient) -> object:
             return await r.memory_usage(name, samples=0)
 
         used = await self.write(command)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import msgspec
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.redis_guard import RedisDown, RedisGuard
 from edge.sync import keys
 from edge.sync.config import SyncConfig
@@ -102,7 +102,7 @@ class TargetBoard:
         ttl_ms = int(self._config.targets_expiry_s * 2000)
         prefix = self._prefix
 
-        async def command(r: aioredis.Redis) -> None:
+        async def command(r: RedisClient) -> None:
             pipe = r.pipeline(transaction=False)
             for account_id, site_id, body in writes:
                 name = keys.targets(prefix, account_id)
@@ -127,7 +127,7 @@ class TargetBoard:
             return local
         name = keys.targets(self._prefix, account_id)
 
-        async def command(r: aioredis.Redis) -> dict[bytes | str, bytes | str]:
+        async def command(r: RedisClient) -> dict[bytes | str, bytes | str]:
             result: dict[bytes | str, bytes | str] = await r.hgetall(name)
             return result
 

@@ -1,4 +1,5 @@
-"""Raw ASGI middleware: request ids, the access log and baseline response headers.
+"""Raw ASGI middleware: request ids, the access log, per-route counts for /metrics
+(`Services.route_traffic`) and baseline response headers.
 
 Written against ASGI directly (not BaseHTTPMiddleware): it costs one contextvar set and a few
 header appends per request. `/v1/assign` does not pass through it (`EdgeApp` answers it first and
@@ -14,6 +15,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.metrics.traffic import RouteTraffic
 from edge.ops.logs import request_id_var
 from edge.web.request_ids import RequestIds, incoming
 
@@ -53,6 +55,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            duration_s = time.perf_counter() - started
+            _traffic(scope).record(scope.get("endpoint"), status, duration_s)
             if self.access_log:
                 # The path only: query strings can carry OAuth codes and visitor identifiers.
                 access_logger.info(
@@ -60,7 +64,7 @@ class RequestContextMiddleware:
                     scope["method"],
                     scope["path"],
                     status,
-                    extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                    extra={"status": status, "duration_ms": round(duration_s * 1000, 2)},
                 )
             request_id_var.reset(token)
 
@@ -75,3 +79,8 @@ def _incoming_request_id(scope: Scope) -> str | None:
 def _ids(scope: Scope) -> RequestIds:
     ids: RequestIds = scope["state"]["services"].request_ids
     return ids
+
+
+def _traffic(scope: Scope) -> RouteTraffic:
+    traffic: RouteTraffic = scope["state"]["services"].route_traffic
+    return traffic

@@ -32,8 +32,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.apps import BROWSER_UA
+
 CHROMIUM = os.environ.get("KX_EDGE_CHROMIUM", "/usr/bin/chromium")
+# Headless Chromium says "HeadlessChrome" in its user agent, which the crawler list (rightly)
+# calls a bot, and a bot gets every test's control. The tests play real visitors, so every
+# context speaks as the desktop Chrome the headless build is.
+VISITOR_USER_AGENT = BROWSER_UA
 CHROMIUM_ARGS = [
+    f"--user-agent={VISITOR_USER_AGENT}",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",

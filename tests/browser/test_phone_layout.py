@@ -123,7 +123,8 @@ def test_the_experience_list_says_what_runs_and_how_it_is_doing(
     expect(row.locator('[data-column="type"]')).to_have_text("Test")
     expect(row.locator('[data-column="updated"]')).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2}"))
     expect(row.locator('[data-column="traffic"]')).to_have_text("50%")
-    expect(row.locator('[data-column="visitors"]')).to_have_text("—")  # no results store yet
+    expect(row.locator('[data-column="visitors"]')).to_have_text("0")  # nobody has entered yet
+    expect(row.locator('[data-column="running_since"]')).to_have_text("—")
     live_first = phone.locator("[data-experience-id]").evaluate_all(
         "rows => rows.map(r => r.dataset.experienceId)"
     )

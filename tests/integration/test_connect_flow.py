@@ -30,7 +30,7 @@ from sandbox import (
     running_fake_klaviyo,
 )
 from targeting import parse_experience
-from tests.apps import sandbox_settings
+from tests.apps import BROWSER_UA, sandbox_settings
 from tests.browser.live_server import live_server
 from tests.targeting.factories import doc
 from tests.waiting import free_port
@@ -115,7 +115,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         with (
             live_server(create_app(settings), port=port, lifespan="on"),
-            httpx.Client(base_url=base) as client,
+            # A browser's user agent: httpx's own is on the crawler list, whose kx is never looked up.
+            httpx.Client(base_url=base, headers={"User-Agent": BROWSER_UA}) as client,
         ):
             response = client.post(
                 "/v1/sites",

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +36,7 @@ from oauth.errors import LockTimeout
 from oauth.settings import KlaviyoOAuthConfig
 from oauth.storage import LockProvider
 from oauth.tokens import TokenManager
+from tests.cluster import RedisServer
 from tests.oauth.support import BASIC, CLIENT_ID, CLIENT_SECRET, SECRET_KEY, SITE, token_answer
 from tests.waiting import free_port, wait_until
 
@@ -128,7 +128,7 @@ class ContentionSignal:
 @dataclass
 class WorkerSetup:
     db_path: Path
-    redis_url: str
+    redis: RedisServer
     redis_prefix: str
     token_url: str
 
@@ -137,7 +137,7 @@ def worker(setup: WorkerSetup, start: Barrier, contended: Event, results: Any) -
     """One process: its own client, lock provider and TokenManager; asks for a token once."""
 
     async def main() -> str:
-        redis = aioredis.Redis.from_url(setup.redis_url)
+        redis = setup.redis.client()
         config = KlaviyoOAuthConfig(
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
@@ -201,7 +201,7 @@ def token_endpoint() -> Iterator[tuple[TokenEndpoint, str]]:
 @pytest.mark.redis
 async def test_two_processes_refresh_an_expiring_token_once(
     tmp_path: Path,
-    redis_url: str,
+    redis_server: RedisServer,
     redis_prefix: str,
     token_endpoint: tuple[TokenEndpoint, str],
 ) -> None:
@@ -222,7 +222,7 @@ async def test_two_processes_refresh_an_expiring_token_once(
             connected_at=now - 3600,
         )
     )
-    setup = WorkerSetup(tmp_path / "connections.sqlite3", redis_url, redis_prefix, token_url)
+    setup = WorkerSetup(tmp_path / "connections.sqlite3", redis_server, redis_prefix, token_url)
     start = SPAWN.Barrier(2)
     results = SPAWN.Queue()
     workers = [

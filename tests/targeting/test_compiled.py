@@ -88,6 +88,7 @@ def test_visit_needs_lists_what_live_experiences_read() -> None:
         "country": False,
         "query_params": ["ref"],
         "cookies": ["consent"],
+        "links": [],
     }
 
 

@@ -238,3 +238,126 @@ def test_the_visit_reaches_rules_of_registered_attributes() -> None:
     assert (mobile.entered, mobile.reason) == (True, Reason.RULES_MATCHED)
     assert (desktop.entered, desktop.reason) == (False, Reason.RULES_NOT_MATCHED)
     assert compiled.needs_identity is False
+
+
+def test_visitors_whose_hashes_pick_the_same_rows_get_the_same_decision() -> None:
+    from targeting import draw_plan
+    from targeting.bucketing import code_units
+
+    compiled = site(
+        doc("a", traffic_percent=60, variation_ids=("control", "b", "c")),
+        doc("p", type="personalization", rules={"any": [seg("vip")]}, traffic_percent=50),
+        doc("v", rules={"any": [seg("vip")]}),
+        doc("adv", audiences=[{"rules": {"any": [seg("vip")]}, "action": "random"}]),
+    )
+    for identity in (VIP, UNIDENTIFIED, PENDING):
+        plan = draw_plan(compiled, identity)
+        by_picks: dict[tuple[int, ...], Any] = {}
+        for n in range(400):
+            visitor = f"visitor-{n}"
+            decision = decide(compiled, visitor, identity, {}, targeted=plan.steps)
+            assert decision == decide(compiled, visitor, identity, {})
+            assert by_picks.setdefault(plan.picks(code_units(visitor)), decision) == decision
+        for visitor in (
+            *(f"visitor-{n}" for n in range(400)),
+            "",
+            "x",
+            "é-visitor",
+            "訪問者-1",
+            "\U0001f600" * 3,
+            "v" * 128,
+        ):
+            units = code_units(visitor)
+            assert plan.picks(units) == _picks_by_hash(plan.steps, units)
+        assert len(by_picks) > 1 or identity is not VIP
+
+
+# Exclusion groups: the group's hash picks the test a visitor without entries is given, and
+# the picks of the group's draws depend on it. Mixed weights, traffic under 100, targeting that
+# matches and targeting that does not, a personalization and a test outside the groups.
+GROUPED_SITE = site(
+    doc(
+        "a", exclusion_group="x", exclusion_weight=1, traffic_percent=70, variation_ids=("control", "b", "c")
+    ),
+    doc("b", exclusion_group="x", exclusion_weight=3, rules={"any": [seg("vip")]}, traffic_percent=40),
+    doc("c", exclusion_group="x", exclusion_weight=2, rules={"any": [seg("wholesale")]}),
+    doc(
+        "d",
+        exclusion_group="y",
+        exclusion_weight=5,
+        audiences=[{"rules": {"any": [seg("vip")]}, "action": "random"}],
+        traffic_percent=80,
+    ),
+    doc("e", exclusion_group="y", exclusion_weight=2, traffic_percent=30),
+    doc("f", exclusion_group="z", exclusion_weight=1, status="paused"),  # a group with no live test
+    doc("solo", traffic_percent=50),
+    doc("p", type="personalization", rules={"any": [seg("vip")]}, traffic_percent=60),
+)
+
+
+def _random_visitors(count: int, seed: int) -> list[str]:
+    import random
+    import string
+
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + "-_é訪\U0001f600"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(count)] + [
+        f"{rng.getrandbits(64):022d}" for _ in range(count)
+    ]
+
+
+def test_with_exclusion_groups_visitors_with_the_same_picks_get_the_same_decision() -> None:
+    from targeting import draw_plan
+    from targeting.bucketing import code_units
+
+    vip_wholesale = Identity.identified({"vip", "wholesale"})
+    for identity in (VIP, vip_wholesale, UNIDENTIFIED, PENDING):
+        plan = draw_plan(GROUPED_SITE, identity)
+        by_picks: dict[tuple[int, ...], Any] = {}
+        for visitor in _random_visitors(2500, seed=7):
+            units = code_units(visitor)
+            decision = decide(GROUPED_SITE, visitor, identity, {})
+            assert decide(GROUPED_SITE, visitor, identity, {}, targeted=plan.steps) == decision
+            picks = plan.picks(units)
+            assert picks == _grouped_picks(plan.steps, units)
+            assert by_picks.setdefault(picks, decision) == decision
+        # Shared by visitors who pick alike, and every test of each group given to someone.
+        assert 1 < len(by_picks) < 1000
+        owners = {picks[:2] for picks in by_picks}
+        assert {x for x, _ in owners} == {0, 1, 2} and {y for _, y in owners} == {0, 1}
+
+
+def _grouped_picks(steps: tuple[Any, ...], units: Any) -> tuple[int, ...]:
+    """What `DrawPlan.picks` must give on GROUPED_SITE, from `group_owner` and `hash_from_state`."""
+    from targeting.bucketing import hash_from_state
+    from targeting.exclusion import group_owner
+    from targeting.outcomes import Draw
+
+    groups = [GROUPED_SITE.groups["x"], GROUPED_SITE.groups["y"]]  # in site order, live tests only
+    owners = [group_owner(group, units, {}) for group in groups]
+    found = [
+        next(i for i, r in enumerate(g.ranges) if r.experience_id == o.experience_id)
+        for g, o in zip(groups, owners, strict=True)
+    ]
+    for cx, step in zip(GROUPED_SITE.experiences, steps, strict=True):
+        if not isinstance(step, Draw):
+            continue
+        if cx.group is not None and owners[groups.index(cx.group)].experience_id != cx.id:
+            found.append(-2)
+            continue
+        n = hash_from_state(step.state, units)
+        found.append(next((i for i, row in enumerate(step.rows) if row[0] <= n < row[1]), -1))
+    return tuple(found)
+
+
+def _picks_by_hash(steps: tuple[Any, ...], units: Any) -> tuple[int, ...]:
+    """What `DrawPlan.picks` must give, from `hash_from_state` and each draw's rows."""
+    from targeting.bucketing import hash_from_state
+    from targeting.outcomes import Draw
+
+    found = []
+    for step in steps:
+        if isinstance(step, Draw):
+            n = hash_from_state(step.state, units)
+            found.append(next((i for i, row in enumerate(step.rows) if row[0] <= n < row[1]), -1))
+    return tuple(found)

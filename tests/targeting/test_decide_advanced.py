@@ -35,7 +35,8 @@ def test_random_audience_enters_split_by_weight_and_sticks() -> None:
     result = decide(site(advanced(RANDOM_VIP)), "visitor-1", VIP, {})
     decision = result.decisions[0]
     assert decision.entered and decision.reason is Reason.RULES_MATCHED and decision.first_assignment
-    assert result.sticky == {"adv": StickyEntry.entered(decision.variation_id or "")}
+    # The entry names the audience that admitted the visitor (results' cohort): the first.
+    assert result.sticky == {"adv": StickyEntry.entered(decision.variation_id or "", None, 0)}
 
 
 def test_assign_enters_the_fixed_variation_and_sticks() -> None:
@@ -43,7 +44,7 @@ def test_assign_enters_the_fixed_variation_and_sticks() -> None:
         result = decide(site(advanced(ASSIGN_VIP_C)), visitor, VIP, {})
         decision = result.decisions[0]
         assert (decision.entered, decision.variation_id, decision.reason) == (True, "c", Reason.ASSIGNED)
-        assert result.sticky == {"adv": StickyEntry.entered("c")}
+        assert result.sticky == {"adv": StickyEntry.entered("c", None, 0)}
 
 
 def test_assign_ignores_traffic_percent() -> None:

@@ -44,8 +44,19 @@ def test_others_see_the_control_without_entering() -> None:
 def test_nothing_sticks_and_each_visit_is_re_evaluated() -> None:
     compiled = site(VIP_BANNER)
     first = decide(compiled, "v", VIP, {})
-    assert first.sticky == {}
-    assert decide(compiled, "v", NOBODY, first.sticky).decisions[0].entered is False
+    # Only the counted mark (for results): the variation seen when first counted.
+    shown = first.decisions[0].variation_id
+    assert shown is not None and first.sticky == {"banner": StickyEntry.counted(shown)}
+    assert first.counted == ("banner",)
+    later = decide(compiled, "v", NOBODY, first.sticky)
+    assert later.decisions[0].entered is False
+    assert later.sticky == first.sticky and later.counted == ()
+
+
+def test_unmatched_and_pending_visitors_are_not_counted() -> None:
+    for identity in (NOBODY, PENDING):
+        result = decide(site(VIP_BANNER), "v", identity, {})
+        assert result.sticky == {} and result.counted == ()
 
 
 def test_a_sticky_entry_for_a_personalization_is_ignored_and_dropped() -> None:

@@ -238,10 +238,52 @@ function setMode(mode) {
 function updateType() {
   const personalization = $("type").value === "personalization";
   state.type = $("type").value;
+  $("test-options").hidden = personalization;
+  $("personalization-options").hidden = !personalization;
+  updateOptions();
   $("mode-advanced").disabled = personalization || state.status === "ended";
   $("advanced-help").hidden = !personalization;
   if (personalization && state.mode === "advanced") setMode("custom");
   updateWarning();
+}
+
+// Exclusion group (tests) and mode (personalizations): only the fields that apply are shown.
+function updateOptions() {
+  $("exclusion-weight-field").hidden = !$("exclusion-group").value.trim();
+  const mode = $("personalization-mode").value;
+  $("evaluate-field").hidden = mode !== "temporary";
+  $("link-param-field").hidden = mode !== "link";
+  $("link-value-field").hidden = mode !== "link";
+}
+
+function applyOptions(experience) {
+  $("exclusion-group").value = experience.exclusion_group || "";
+  $("exclusion-weight").value = String(experience.exclusion_weight ?? 1);
+  $("personalization-mode").value = experience.mode || "permanent";
+  $("evaluate-every-days").value = experience.evaluate_every_days ? String(experience.evaluate_every_days) : "";
+  $("link-param").value = experience.link_param || "";
+  $("link-value").value = experience.link_value || "";
+  updateOptions();
+}
+
+/** The option fields into the document, each only where the API takes it. */
+function optionsIntoDocument(doc) {
+  if (state.type === "test") {
+    const group = $("exclusion-group").value.trim();
+    if (group) {
+      doc.exclusion_group = group;
+      if ($("exclusion-weight").value.trim()) doc.exclusion_weight = number($("exclusion-weight").value);
+    }
+    return;
+  }
+  const mode = $("personalization-mode").value;
+  if (mode === "permanent") return;
+  doc.mode = mode;
+  if (mode === "temporary") doc.evaluate_every_days = number($("evaluate-every-days").value);
+  if (mode === "link") {
+    doc.link_param = $("link-param").value.trim();
+    doc.link_value = $("link-value").value.trim();
+  }
 }
 
 function updateWarning() {
@@ -254,6 +296,10 @@ for (const radio of document.querySelectorAll('input[name="mode"]')) {
 $("type").addEventListener("change", () => { updateType(); touched(); });
 $("name").addEventListener("input", touched);
 $("traffic").addEventListener("input", touched);
+for (const id of ["exclusion-group", "exclusion-weight", "evaluate-every-days", "link-param", "link-value"]) {
+  $(id).addEventListener("input", () => { updateOptions(); touched(); });
+}
+$("personalization-mode").addEventListener("change", () => { updateOptions(); touched(); });
 
 // Segments
 
@@ -290,6 +336,7 @@ function apply(experience, etag) {
   $("type").value = experience.type;
   $("type").disabled = true;
   $("traffic").value = String(experience.traffic_percent);
+  applyOptions(experience);
   const targeting = experience.targeting || { mode: "custom" };
   custom.setRules(targeting.mode === "custom" ? targeting.rules : null);
   state.audiences = (targeting.mode === "advanced" ? targeting.audiences : []).map(newAudience);
@@ -360,6 +407,7 @@ function documentFromForm() {
     }),
   };
   if (state.seed) doc.seed = state.seed;
+  optionsIntoDocument(doc);
   if (!doc.name) problems.push({ path: "name", message: "give the experience a name" });
   if (state.mode === "custom") {
     const { rules, problems: more } = custom.read();
@@ -413,7 +461,12 @@ function describe(path) {
     return `Audience ${+m[1] + 1}${where(m[2])}${field}`;
   }
   if (path.startsWith("targeting")) return `Targeting${where(path)}`;
-  return { name: "Name", traffic_percent: "Traffic", type: "Type" }[path] || path;
+  const fields = {
+    name: "Name", traffic_percent: "Traffic", type: "Type", exclusion_group: "Exclusion group",
+    exclusion_weight: "Share of the group", mode: "How long it lasts", evaluate_every_days: "Decide again every (days)",
+    link_param: "Link parameter", link_value: "Link value",
+  };
+  return fields[path] || path;
 }
 
 function fieldFor(path) {
@@ -595,6 +648,7 @@ async function start() {
     if (new URLSearchParams(location.search).get("copied")) say(message, "Copied as a new draft. Review it, then save or start it.", "ok");
   } else {
     $("traffic").value = "100";
+    applyOptions({});
     custom.setRules(null);
     renderVariations();
     renderAudiences();

@@ -1,5 +1,6 @@
 // Preview: explain what one visitor gets and why, from POST /v1/sites/{id}/explain.
 import { api, sitePath } from "./api.js";
+import { conditionWords } from "./conditions.js";
 import { h, say } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,11 +46,7 @@ function variationName(experienceId, variationId) {
   return found ? found.name : variationId;
 }
 
-function conditionText(c) {
-  const op = c.operator === "equals" ? "equals" : "does not equal";
-  const label = c.attribute === "klaviyo_segment" ? "Klaviyo segment" : c.attribute;
-  return `${label} ${op} ${segmentName({ id: c.value })}`;
-}
+const conditionText = (c) => conditionWords(c, (id) => segmentName({ id }));
 
 function conditionItem(c) {
   const [mark, words] = RESULT[c.result] || ["?", c.result];
@@ -151,7 +148,11 @@ function render(data) {
 }
 
 const profile = $("profile");
-if (profile) profile.addEventListener("change", () => { $("kx").value = profile.value; });
+if (profile) {
+  profile.addEventListener("change", () => { $("kx").value = profile.value; });
+  // A profile picked before this script ran (a slow load) fills the field too.
+  if (profile.value && !$("kx").value) $("kx").value = profile.value;
+}
 
 $("preview-form").addEventListener("submit", async (event) => {
   event.preventDefault();

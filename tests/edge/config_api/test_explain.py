@@ -184,7 +184,14 @@ async def test_sticky_entries_are_shown_and_honoured(live_shop: Shop) -> None:
     body = (await live_shop.explain({"visitor_id": VISITOR, "sticky": token})).json()
     assert body["sticky"]["status"] == "valid"
     bulk_variation = {e["id"]: e for e in first.json()["experiences"]}["bulk"]["variation_id"]
-    assert body["sticky"]["entries"]["bulk"] == {"outcome": "entered", "variation_id": bulk_variation}
+    entry = body["sticky"]["entries"]["bulk"]
+    assert entry == {
+        "outcome": "entered",
+        "variation_id": bulk_variation,
+        "day": entry["day"],
+        "audience": None,
+    }
+    assert isinstance(entry["day"], int)
     bulk = _by_id(body)["bulk"]
     assert bulk["decision"]["reason"] == "sticky"
     assert (

@@ -3,7 +3,6 @@ file, through the runtime watcher (every 0.5 s), without a restart."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from edge.settings import Settings
@@ -12,7 +11,7 @@ from tests.edge.config_api.support import Shop, config_app, etag_of, open_shop
 from tests.targeting.factories import doc
 from tests.waiting import wait_until_async
 
-BOUND_S = 3.0  # the watcher polls every 0.5 s; generous for a loaded machine
+BOUND_S = 10.0  # the watcher polls every 0.5 s; the bound only stops a broken watcher hanging the test
 
 
 async def test_a_change_in_one_worker_reaches_assignment_in_another(tmp_path: Path) -> None:
@@ -30,7 +29,6 @@ async def test_a_change_in_one_worker_reaches_assignment_in_another(tmp_path: Pa
 
         created = await writer.create(doc("hero", status="live", variation_ids=("a", "b")))
         assert created.status_code == 201
-        started = time.monotonic()
 
         async def reader_sees_hero() -> bool:
             return await live_ids() == ["hero"]
@@ -38,7 +36,6 @@ async def test_a_change_in_one_worker_reaches_assignment_in_another(tmp_path: Pa
         await wait_until_async(
             reader_sees_hero, timeout=BOUND_S, what="the other worker to see the new experience"
         )
-        assert time.monotonic() - started < BOUND_S
 
         paused = await writer.act("hero", "pause", if_match=etag_of(created))
         assert paused.status_code == 200

@@ -18,6 +18,7 @@ import pytest
 
 from edge.settings import Settings
 from sandbox import SandboxState
+from tests.apps import BROWSER_UA
 from tests.edge.events.conftest import CLIENT_ID, CLIENT_SECRET, VIP, fast_config, shop
 from tests.waiting import free_port, port_answers, wait_until
 
@@ -52,7 +53,7 @@ def _assign(port: int, public_key: str, visitor_id: str) -> int:
     body = json.dumps({"visitor_id": visitor_id, "kx": VIP.kx}).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/assign?site={public_key}", data=body,
-        headers={"content-type": "text/plain;charset=UTF-8"}, method="POST",
+        headers={"content-type": "text/plain;charset=UTF-8", "user-agent": BROWSER_UA}, method="POST",
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=10) as response:
         status: int = response.status

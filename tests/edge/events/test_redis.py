@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from edge.events.outbox import NewEvent, ProfileWrite, Retry, VisitWrite
 from edge.events.redis_outbox import RedisOutbox
 from edge.events.triggers import Trigger
+from edge.fleet.redis_client import RedisClient
 from sandbox import SandboxState
+from tests.cluster import RedisServer
 from tests.edge.events.conftest import ALL_ON, VIP, klaviyo_settings, shop
 from tests.waiting import wait_until_async
 
@@ -39,13 +40,13 @@ def visit(uid: str, site: str = "site_a") -> VisitWrite:
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    opened = aioredis.Redis.from_url(redis_url)
+async def client(redis_server: RedisServer) -> AsyncIterator[RedisClient]:
+    opened = redis_server.client()
     yield opened
     await opened.aclose()
 
 
-def outbox(client: aioredis.Redis, prefix: str, **options: float) -> RedisOutbox:
+def outbox(client: RedisClient, prefix: str, **options: float) -> RedisOutbox:
     return RedisOutbox(client, prefix, cap=int(options.pop("cap", 100)), lease_s=options.pop("lease_s", 30.0))
 
 
@@ -75,7 +76,7 @@ async def test_events_flow_through_the_stream_to_klaviyo(
 
 
 async def test_dedupe_is_shared_and_the_profile_event_is_sent_once(
-    client: aioredis.Redis, redis_prefix: str
+    client: RedisClient, redis_prefix: str
 ) -> None:
     one, other = outbox(client, redis_prefix), outbox(client, redis_prefix)  # two workers
     assert (await one.append([visit("u1")], {}, NOW)).enqueued == 1
@@ -88,7 +89,7 @@ async def test_dedupe_is_shared_and_the_profile_event_is_sent_once(
 
 
 async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(
-    client: aioredis.Redis, redis_prefix: str
+    client: RedisClient, redis_prefix: str
 ) -> None:
     capped = outbox(client, redis_prefix, cap=3)
     result = await capped.append([visit(f"u{i}") for i in range(5)], {}, NOW)
@@ -101,7 +102,7 @@ async def test_beyond_the_cap_the_oldest_are_dropped_and_counted(
 
 
 async def test_a_dead_senders_claim_goes_to_another_after_the_lease(
-    client: aioredis.Redis, redis_prefix: str
+    client: RedisClient, redis_prefix: str
 ) -> None:
     dead, alive = outbox(client, redis_prefix, lease_s=0.2), outbox(client, redis_prefix, lease_s=0.2)
     await dead.append([visit("u1"), visit("u2")], {}, NOW)
@@ -115,7 +116,7 @@ async def test_a_dead_senders_claim_goes_to_another_after_the_lease(
     await wait_until_async(reclaimed)
 
 
-async def test_settling_sends_fails_and_schedules_retries(client: aioredis.Redis, redis_prefix: str) -> None:
+async def test_settling_sends_fails_and_schedules_retries(client: RedisClient, redis_prefix: str) -> None:
     box = outbox(client, redis_prefix)
     await box.append(
         [visit("sent"), visit("failed"), visit("later")],

@@ -13,8 +13,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from edge.fleet.locks import LocalLockProvider, RedisLockProvider
+from edge.fleet.redis_client import RedisClient
 from oauth.errors import LockTimeout, OAuthError
 from oauth.storage import LockProvider
+from tests.cluster import RedisServer
 from tests.waiting import free_port, wait_until_async
 
 
@@ -80,9 +82,9 @@ async def _enter(provider: LockProvider, name: str, *, wait_s: float, ttl_s: flo
 
 
 @pytest.fixture
-async def clients(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
-    first = aioredis.Redis.from_url(redis_url)
-    second = aioredis.Redis.from_url(redis_url)
+async def clients(redis_server: RedisServer) -> AsyncIterator[tuple[RedisClient, RedisClient]]:
+    first = redis_server.client()
+    second = redis_server.client()
     try:
         yield first, second
     finally:
@@ -92,7 +94,7 @@ async def clients(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, aioredi
 
 @pytest.mark.redis
 async def test_redis_lock_excludes_across_clients(
-    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str
+    clients: tuple[RedisClient, RedisClient], redis_prefix: str
 ) -> None:
     one = RedisLockProvider(clients[0], redis_prefix)
     two = RedisLockProvider(clients[1], redis_prefix)
@@ -112,7 +114,7 @@ async def test_redis_lock_excludes_across_clients(
 
 @pytest.mark.redis
 async def test_a_dead_holder_releases_after_its_ttl(
-    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str
+    clients: tuple[RedisClient, RedisClient], redis_prefix: str
 ) -> None:
     locks = RedisLockProvider(clients[0], redis_prefix)
     key = locks.key("site")
@@ -126,9 +128,7 @@ async def test_a_dead_holder_releases_after_its_ttl(
 
 
 @pytest.mark.redis
-async def test_only_the_owner_releases(
-    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str
-) -> None:
+async def test_only_the_owner_releases(clients: tuple[RedisClient, RedisClient], redis_prefix: str) -> None:
     one = RedisLockProvider(clients[0], redis_prefix)
     two = RedisLockProvider(clients[1], redis_prefix)
     key = one.key("site")
@@ -152,7 +152,7 @@ async def test_only_the_owner_releases(
 
 @pytest.mark.redis
 async def test_the_body_raising_still_releases(
-    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str
+    clients: tuple[RedisClient, RedisClient], redis_prefix: str
 ) -> None:
     locks = RedisLockProvider(clients[0], redis_prefix)
     with pytest.raises(RuntimeError):
@@ -219,7 +219,7 @@ async def test_redis_is_tried_again_after_the_retry_interval(
 
 @pytest.mark.redis
 async def test_a_body_that_outlives_its_ttl_is_reported_and_deletes_nothing(
-    clients: tuple[aioredis.Redis, aioredis.Redis], redis_prefix: str, caplog: pytest.LogCaptureFixture
+    clients: tuple[RedisClient, RedisClient], redis_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     locks = RedisLockProvider(clients[0], redis_prefix)
     key = locks.key("site")

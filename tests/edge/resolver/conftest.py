@@ -7,10 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import Resolver, ResolverConfig
 from klaviyo import ConnectionRef
+from tests.cluster import RedisServer
 from tests.klaviyo.conftest import API, FakeTokens, http, ids, klaviyo, tokens
 
 __all__ = ["API", "FakeTokens", "http", "ids", "klaviyo", "tokens"]
@@ -45,7 +46,7 @@ async def make_resolver(
     """`make_resolver(redis=..., prefix=..., **config)`: a started resolver, closed afterwards."""
     made: list[Resolver] = []
 
-    def make(*, redis: aioredis.Redis | None = None, prefix: str = "kxe:", **config: Any) -> Resolver:
+    def make(*, redis: RedisClient | None = None, prefix: str = "kxe:", **config: Any) -> Resolver:
         options: dict[str, Any] = {"api_base": API, "backoff_base_s": 0.001}
         options.update(config)
         resolver = Resolver(
@@ -60,7 +61,8 @@ async def make_resolver(
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[RedisClient]:
+    """A client of each kind of Redis in turn: one server, then a cluster."""
+    client = redis_server.client()
     yield client
     await client.aclose()

@@ -4,8 +4,8 @@ with visitors but stops at (1 - reserve) of them, and its refusals never make vi
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.budget import FleetRateGate
 from edge.resolver.metrics import ResolverMetrics
 from edge.resolver.redis_guard import RedisGuard
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.redis
 
 
 async def test_background_calls_stop_at_the_reserve_visitors_do_not(
-    redis_client: aioredis.Redis, redis_prefix: str
+    redis_client: RedisClient, redis_prefix: str
 ) -> None:
     limits = {tier: TierLimit(10, 100) for tier in Tier}
     gate = FleetRateGate(RedisGuard(redis_client, ResolverMetrics()), redis_prefix, limits, LocalRateGate())

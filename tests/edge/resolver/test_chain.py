@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import msgspec
 import pytest
-import redis.asyncio as aioredis
 import respx
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver.chain import Known, Plan, plan
 from edge.resolver.keys import segments
 from edge.resolver.l1 import Kind, Membership
@@ -124,7 +124,7 @@ async def test_the_l2_step_is_skipped_without_redis(make_resolver: MakeResolver)
 
 @pytest.mark.redis
 async def test_the_l2_step_answers_from_redis_and_fills_l1(
-    make_resolver: MakeResolver, redis_client: aioredis.Redis, redis_prefix: str
+    make_resolver: MakeResolver, redis_client: RedisClient, redis_prefix: str
 ) -> None:
     resolver = make_resolver(redis=redis_client, prefix=redis_prefix, redis_timeout_s=2.0)  # a loaded machine
     key = segments(redis_prefix, CONN.account_id, CONN.generation, KX)
@@ -137,7 +137,7 @@ async def test_the_l2_step_answers_from_redis_and_fills_l1(
 
 @pytest.mark.redis
 async def test_the_lock_step_waits_for_the_holder_until_the_deadline(
-    make_resolver: MakeResolver, redis_client: aioredis.Redis, redis_prefix: str
+    make_resolver: MakeResolver, redis_client: RedisClient, redis_prefix: str
 ) -> None:
     holder = make_resolver(redis=redis_client, prefix=redis_prefix)
     settled, token = await holder.chain(CONN, KX, TWO).lock()

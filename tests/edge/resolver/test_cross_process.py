@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.cluster import RedisServer
 from tests.waiting import free_port, port_answers, wait_until
 
 pytestmark = pytest.mark.redis
@@ -62,14 +63,14 @@ def fake_klaviyo() -> Iterator[tuple[str, Counter[str]]]:
 
 
 def test_two_processes_resolve_one_kx_once(
-    fake_klaviyo: tuple[str, Counter[str]], redis_url: str, redis_prefix: str
+    fake_klaviyo: tuple[str, Counter[str]], redis_server: RedisServer, redis_prefix: str
 ) -> None:
     base, calls = fake_klaviyo
     kx = "CROSSPROCESSVISITOR==.abc"
     command = [sys.executable, "-m", "tests.edge.resolver.worker_process"]
     workers = [
         subprocess.Popen(
-            [*command, base, redis_url, redis_prefix, kx],
+            [*command, base, redis_server.url, redis_prefix, kx, redis_server.name],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

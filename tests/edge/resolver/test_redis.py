@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 import respx
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import Identified, Pending, PendingReason, Source, Unidentified, WaitedFor
 from edge.resolver.keys import profile_id, segments
 from klaviyo import Tier
@@ -37,7 +38,7 @@ def seg_key(prefix: str, kx: str = KX) -> str:
     return segments(prefix, CONN.account_id, CONN.generation, kx)
 
 
-async def stored(client: aioredis.Redis, key: str) -> object:
+async def stored(client: RedisClient, key: str) -> object:
     raw = await client.get(key)
     assert isinstance(raw, bytes)
     return msgspec.json.decode(raw)
@@ -46,7 +47,7 @@ async def stored(client: aioredis.Redis, key: str) -> object:
 async def test_l2_values_and_ttls(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
 ) -> None:
     klaviyo.get("/api/profiles").mock(side_effect=[ids("profile", "P1"), ids("profile")])
@@ -71,7 +72,7 @@ async def test_l2_values_and_ttls(
 async def test_an_l2_hit_fills_l1_with_the_remaining_ttl(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
     clock: ManualClock,
 ) -> None:
@@ -90,7 +91,7 @@ async def test_an_l2_hit_fills_l1_with_the_remaining_ttl(
 async def test_another_process_reads_l2_without_calling_klaviyo(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
 ) -> None:
     profiles = klaviyo.get("/api/profiles").mock(return_value=ids("profile", "P1"))
@@ -106,7 +107,7 @@ async def test_another_process_reads_l2_without_calling_klaviyo(
 async def test_the_lock_makes_others_wait_for_the_l2_value(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
 ) -> None:
     called, release = asyncio.Event(), asyncio.Event()
@@ -140,7 +141,7 @@ async def _true_when(condition: bool) -> bool:
 
 
 async def test_the_budget_and_retry_after_are_shared_fleet_wide(
-    make_resolver: MakeResolver, redis_client: aioredis.Redis, redis_prefix: str
+    make_resolver: MakeResolver, redis_client: RedisClient, redis_prefix: str
 ) -> None:
     one = make_resolver(redis=redis_client, prefix=redis_prefix)
     two = make_resolver(redis=redis_client, prefix=redis_prefix)
@@ -158,7 +159,7 @@ async def test_the_budget_and_retry_after_are_shared_fleet_wide(
 async def test_a_refused_filter_is_remembered_fleet_wide(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
 ) -> None:
     klaviyo.get("/api/profiles").mock(side_effect=[ids("profile", "P1"), ids("profile", "P1")])
@@ -178,7 +179,7 @@ async def test_a_refused_filter_is_remembered_fleet_wide(
 async def test_a_budget_refusal_in_redis_mode_is_pending_and_queued(
     klaviyo: respx.MockRouter,
     make_resolver: MakeResolver,
-    redis_client: aioredis.Redis,
+    redis_client: RedisClient,
     redis_prefix: str,
 ) -> None:
     resolver = make_resolver(redis=redis_client, prefix=redis_prefix)

@@ -12,10 +12,10 @@ import json
 import sys
 
 import httpx
-import redis.asyncio as aioredis
 
 from edge.resolver import Identified, Resolver, ResolverConfig
 from klaviyo import ConnectionRef
+from tests.cluster import RedisServer
 
 CONN = ConnectionRef("site1", "ACCT1", 1)
 TARGETED = frozenset({"S1", "S2", "S3", "S4"})
@@ -29,8 +29,8 @@ class StaticTokens:
         return "token"
 
 
-async def main(api_base: str, redis_url: str, prefix: str, kx: str) -> None:
-    redis = aioredis.Redis.from_url(redis_url)
+async def main(api_base: str, redis_url: str, prefix: str, kx: str, cluster: str = "single") -> None:
+    redis = RedisServer(redis_url, cluster=cluster == "cluster").client()
     async with httpx.AsyncClient() as http:
         resolver = Resolver(
             http, StaticTokens(), config=ResolverConfig(api_base=api_base), redis=redis, prefix=prefix
@@ -57,4 +57,4 @@ async def main(api_base: str, redis_url: str, prefix: str, kx: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))

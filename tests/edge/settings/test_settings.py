@@ -157,3 +157,13 @@ def test_old_keys_for_rotation_are_a_list(config: Path) -> None:
     environ = {**SECRETS, "KX_EDGE_SECRET_KEY_OLD": "old-one-1234, old-two-5678"}
     settings = load_settings(env_name="production", config_path=config, environ=environ).settings
     assert settings.secret_key_old == ("old-one-1234", "old-two-5678")
+
+
+def test_the_events_lease_and_durable_wait_are_read_and_bounded(tmp_path: Path) -> None:
+    environ = {"KX_EDGE_EVENTS_LEASE_S": "5", "KX_EDGE_EVENTS_DURABLE_WAIT_S": "0"}
+    settings = load_settings(config_path=None, environ=environ).settings
+    assert (settings.events_lease_s, settings.events_durable_wait_s) == (5.0, 0.0)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"KX_EDGE_EVENTS_LEASE_S": "0.5", "KX_EDGE_EVENTS_DURABLE_WAIT_S": "-1"})
+    text = "\n".join(caught.value.problems)
+    assert "KX_EDGE_EVENTS_LEASE_S" in text and "KX_EDGE_EVENTS_DURABLE_WAIT_S" in text

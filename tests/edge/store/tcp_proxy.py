@@ -17,12 +17,16 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._down = False
 
     async def start(self) -> None:
+        self._down = False
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def stop(self) -> None:
-        """Down: no new connection is accepted and every open one is cut (reset)."""
+        """Down: no new connection is accepted and every open one is cut (reset), including one
+        accepted just before whose upstream connection is still being made."""
+        self._down = True
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -41,6 +45,10 @@ class TcpProxy:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
             writer.transport.abort()
+            return
+        if self._down:  # stopped while this connection was being made upstream
+            writer.transport.abort()
+            up_writer.transport.abort()
             return
         self._open |= {writer, up_writer}
         for source, sink in ((reader, up_writer), (up_reader, writer)):

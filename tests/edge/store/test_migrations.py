@@ -61,9 +61,9 @@ async def test_processes_starting_together_migrate_once(tmp_path: Path, database
     if isinstance(database, PostgresDatabase):
         nodes = [PostgresDatabase(database.url) for _ in range(4)]
         await asyncio.gather(*(db.open() for db in nodes))
-        await database.execute("DROP TABLE kx_schema_version")  # as if nothing had run yet
-        for table in reversed(list(await table_columns(database))):
-            await database.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        # As if nothing had run yet: no tables, no functions, no triggers.
+        await database.execute("DROP SCHEMA public CASCADE")
+        await database.execute("CREATE SCHEMA public")
         others = list(nodes)
     else:
         others = [SqliteDatabase(tmp_path / "together.sqlite3") for _ in range(4)]

@@ -42,3 +42,14 @@ async def test_switches_keep_what_a_put_does_not_name(db: Database) -> None:
     assert await switches.changed_since(21) == []
     with pytest.raises(ValueError, match="no such switches"):
         await switches.put("site_1", {"nope": True}, 30)
+
+
+async def test_a_sites_sessions_end_together_but_one(db: Database) -> None:
+    store = SqlAdminSessionStore(db)
+    await SqlSiteStore(db).create_site(SiteRecord("site_2", "Other", "pk2", "h2", "enc", (), 1, 1, 1))
+    for id_hash, site_id in (("a", "site_1"), ("b", "site_1"), ("c", "site_1"), ("d", "site_2")):
+        await store.create(AdminSession(id_hash, site_id, "csrf", 10.0, 10.0), expired_before=(0, 0))
+    assert await store.delete_for_site("site_1", keep="b") == 2
+    assert [await store.get(h) is not None for h in "abcd"] == [False, True, False, True]
+    assert await store.delete_for_site("site_1") == 1
+    assert await store.count("site_1") == 0 and await store.count("site_2") == 1

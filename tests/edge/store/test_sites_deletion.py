@@ -7,6 +7,7 @@ from edge.events.outbox import NewEvent, ProfileWrite, VisitWrite
 from edge.events.triggers import Trigger
 from edge.store import AdminSession, Database, SiteRecord, SqlSiteStore
 from edge.store.connections import SqlConnectionStore, SqlFlowStateStore
+from edge.store.results import Attribution, Conversion, SqlResultsStore
 from edge.store.sessions import SqlAdminSessionStore
 from edge.store.switches import SqlSwitchStore
 from oauth.connection import Connection, ConnectionStatus
@@ -41,6 +42,12 @@ async def _fill(db: Database, site_id: str, n: int) -> None:
     await outbox.settle(NOW, failed=[(c, "kept for a week") for c in claimed])
     profile = ProfileWrite(f"kx{n}", "some experiences", event)
     await outbox.append([VisitWrite(site_id, int(NOW // 86_400), (event,), profile)], {}, NOW)
+    results = SqlResultsStore(db)
+    await results.add_counts({(site_id, "exp", "a", "custom", 1): 1}, {(site_id, "exp", 1): 1})
+    seen = (Attribution("exp", "a", "custom", 1),)
+    order = Conversion(site_id, "v", "order", seen, order_id="o1", value=1.0, currency="USD")
+    await results.record_conversions([order, Conversion(site_id, "v", "add_to_cart", seen)], NOW)
+    await results.put_webhook_secret(site_id, "shopify", "enc", now=NOW, grace_s=1)
 
 
 async def _rows_of(db: Database, site_id: str) -> dict[str, int]:

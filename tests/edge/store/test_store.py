@@ -83,3 +83,25 @@ async def test_a_failed_write_leaves_nothing_behind(store: SqlSiteStore) -> None
         await store.create_experience("site_1", "exp", type="test", status="draft", body={}, now=21)
     site = await store.get_site("site_1")
     assert site is not None and site.config_version == 2  # the failed create did not bump it
+
+
+async def test_rotating_a_key_keeps_only_the_immediately_previous_one(store: SqlSiteStore) -> None:
+    await store.create_site(_site())
+    await store.create_site(_site("site_2", "pk_2", "h2"))
+    rotated = await store.rotate_api_key("site_1", "h1b", previous_valid_until=500, now=100)
+    assert (rotated.api_key_hash, rotated.previous_api_key_hash, rotated.previous_key_valid_until) == (
+        "h1b",
+        "h1",
+        500,
+    )
+    assert rotated.updated_at == 100 and rotated.config_version == 1  # the storefront is not reloaded
+    assert rotated.previous_key_valid(499) and not rotated.previous_key_valid(500)
+    assert await store.get_site_by_api_key_hash("h1b") == rotated
+    assert await store.get_site_by_api_key_hash("h1") is None
+    assert await store.get_site_by_previous_key_hash("h1") == rotated
+    again = await store.rotate_api_key("site_1", "h1c", previous_valid_until=900, now=200)
+    assert (again.previous_api_key_hash, again.previous_key_valid_until) == ("h1b", 900)
+    assert await store.get_site_by_previous_key_hash("h1") is None
+    assert await store.get_site("site_2") == _site("site_2", "pk_2", "h2")
+    with pytest.raises(NotFoundInStore):
+        await store.rotate_api_key("site_9", "h9", previous_valid_until=1, now=1)

@@ -214,6 +214,23 @@ async def test_a_malformed_kx_is_treated_as_absent_and_never_resolved(
     assert resolver.calls == []
 
 
+async def test_a_crawler_with_a_kx_gets_the_controls_and_is_never_looked_up(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]], resolver: ScriptedResolver
+) -> None:
+    client, site = shop
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    response = await _assign(client, site, {"kx": VIP_KX}, **{"user-agent": googlebot})
+    assert response.status_code == 200
+    assert response.json()["identity"] == "unidentified"
+    assert {(e["reason"], e["is_control"]) for e in response.json()["experiences"]} == {("bot", True)}
+    assert resolver.calls == []
+    # The same kx from a browser is looked up.
+    await _assign(
+        client, site, {"kx": VIP_KX}, **{"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+    )
+    assert resolver.asked == [VIP_KX]
+
+
 async def test_a_malformed_visitor_id_is_replaced(shop: tuple[httpx.AsyncClient, dict[str, Any]]) -> None:
     client, site = shop
     response = await _assign(client, site, {"visitor_id": "bad id!"})
@@ -490,3 +507,22 @@ async def test_a_returning_visitor_keeps_the_same_token_while_nothing_changes(
     ).json()
     assert again["sticky"] == first["sticky"]
     assert again["warnings"] == []
+
+
+async def test_after_a_configuration_change_the_next_first_visits_see_the_new_experiences(
+    shop: tuple[httpx.AsyncClient, dict[str, Any]],
+) -> None:
+    # First visits share answers per identity and hash picks (memo.FirstAnswer): a change must
+    # never be answered from what the previous configuration shared.
+    client, site = shop
+    visitors = [f"first-{n:04d}" for n in range(30)]
+    for visitor in visitors:
+        assert (await _assign(client, site, {"visitor_id": visitor, "kx": VIP_KX})).status_code == 200
+    svc = services_of(client)
+    shipping = await svc.store.get_experience(site["id"], "free-shipping")
+    assert shipping is not None
+    await svc.store.delete_experience(site["id"], "free-shipping", expected_version=shipping.version)
+    await put_experience(client, site["id"], doc("launched", variation_ids=("control", "new")))  # reloads
+    for visitor in visitors:
+        decisions = _by_id(await _assign(client, site, {"visitor_id": visitor, "kx": VIP_KX}))
+        assert "launched" in decisions and "free-shipping" not in decisions

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+
+from msgspec.structs import replace
 
 from edge.storefront.memo import REISSUE_AFTER_S, MemoTables, StorefrontMemo
 from targeting import (
     DEFAULT_CONTROL,
+    PENDING,
     UNIDENTIFIED,
+    CompiledSite,
     Identity,
+    SiteDecision,
+    Visit,
     decide,
     decode_sticky,
     encode_sticky,
 )
+from tests.targeting.conditions import cond
 from tests.targeting.factories import doc, seg, site
 
 SECRET = b"s" * 32
@@ -28,10 +36,14 @@ def test_a_returning_visitor_gets_the_same_answer_and_token_back() -> None:
     memo = _memo()
     first, ignored = memo.answer(VISITOR, VIP, None, 1000, YEAR)
     assert not ignored
-    assert decode_sticky(SECRET, "site_1", VISITOR, first.sticky, 1000) == first.decision.sticky
+    carried = decode_sticky(SECRET, "site_1", VISITOR, first.sticky, 1000)
+    # The token writes the day of issue into entered (and counted) entries: results' cohort.
+    assert carried == {
+        k: replace(v, day=0) if v.variation_id else v for k, v in first.decision.sticky.items()
+    }
     again, ignored = memo.answer(VISITOR, VIP, first.sticky, 1500, YEAR)
     assert again.sticky == first.sticky and not ignored
-    assert again.decision == decide(SITE, VISITOR, VIP, first.decision.sticky)
+    assert again.decision == decide(SITE, VISITOR, VIP, carried)
     assert memo.answer(VISITOR, VIP, first.sticky, 1600, YEAR)[0] is again  # remembered
 
 
@@ -134,3 +146,173 @@ def test_visitors_with_the_same_decisions_share_one_encoded_list() -> None:
     assert 1 < len(by_decisions) < len(answers)  # some visitors share decisions, not all
     for a in answers:
         assert a.experiences is by_decisions[a.decision.decisions]
+
+
+# First visits share one answer per (identity's DrawPlan, the rows the visitor's hashes pick):
+# each must be exactly what deciding afresh and signing gives that visitor.
+DRAWS_SITE = site(
+    doc("half", traffic_percent=50, variation_ids=("control", "b", "c")),
+    doc("vip", type="personalization", rules={"any": [seg("VIP")]}, traffic_percent=70),
+    doc("wholesale", rules={"all": [seg("Wholesale")]}, variation_ids=("control", "bulk")),
+    doc(
+        "advanced",
+        audiences=[
+            {"rules": {"any": [seg("VIP")]}, "action": "random"},
+            {"rules": {"any": [seg("Wholesale")]}, "action": "exclude"},
+        ],
+    ),
+    doc("weekly", type="personalization", mode="temporary", evaluate_every_days=7, traffic_percent=60),
+)
+GROUPS_SITE = site(
+    doc("g1", exclusion_group="checkout", exclusion_weight=1),
+    doc("g2", exclusion_group="checkout", exclusion_weight=1),
+    doc("free", type="personalization", rules={"any": [seg("VIP")]}),
+)
+IDENTITIES = (UNIDENTIFIED, VIP, Identity.identified(frozenset({"Wholesale"})), PENDING)
+
+
+def _fresh(compiled: CompiledSite, visitor: str, identity: Identity, now: int) -> tuple[SiteDecision, str]:
+    decision = decide(compiled, visitor, identity, {}, now=now)
+    return decision, encode_sticky(SECRET, "site_1", visitor, decision.sticky, now)
+
+
+def test_first_visits_answer_what_deciding_afresh_gives() -> None:
+    for compiled in (DRAWS_SITE, GROUPS_SITE):
+        tables = MemoTables()
+        memo = StorefrontMemo(compiled, SECRET, "site_1", tables)
+        for now in (1000, 1000 + 7 * 86_400, 1000 + 30 * 86_400):  # other days, other weekly periods
+            for identity in IDENTITIES:
+                for n in range(150):
+                    visitor = f"visitor-{n}"
+                    answer, ignored = memo.answer(visitor, identity, None, now, YEAR)
+                    decision, token = _fresh(compiled, visitor, identity, now)
+                    assert not ignored
+                    assert answer.decision == decision
+                    assert answer.sticky == token
+                    assert answer.experiences == b",".join(memo.fragment(d) for d in decision.decisions)
+                    assert answer.good_until == now + REISSUE_AFTER_S
+        assert len(tables.answers) == 0  # still nothing remembered per visitor
+        assert 0 < len(tables.firsts) < 4 * 3 * 150  # shared by visitors who pick alike
+
+
+# An exclusion-group site whose first visits go through the shared answers: mixed weights,
+# traffic under 100, targeting that matches (segments and a visit condition), a second group,
+# a personalization and a test outside the groups.
+MIXED_GROUPS_SITE = site(
+    doc(
+        "ga",
+        exclusion_group="home",
+        exclusion_weight=1,
+        traffic_percent=70,
+        variation_ids=("control", "b", "c"),
+    ),
+    doc("gb", exclusion_group="home", exclusion_weight=3, rules={"any": [seg("VIP")]}, traffic_percent=40),
+    doc(
+        "gc",
+        exclusion_group="home",
+        exclusion_weight=2,
+        rules={"all": [cond("url", "contains", "sale")]},
+        traffic_percent=90,
+    ),
+    doc(
+        "gd",
+        exclusion_group="cart",
+        exclusion_weight=5,
+        audiences=[
+            {"rules": {"any": [seg("VIP")]}, "action": "random"},
+            {"rules": {"any": [seg("Wholesale")]}, "action": "exclude"},
+        ],
+        traffic_percent=80,
+    ),
+    doc("ge", exclusion_group="cart", exclusion_weight=2, traffic_percent=30),
+    doc("solo", traffic_percent=50),
+    doc("vip", type="personalization", rules={"any": [seg("VIP")]}, traffic_percent=60),
+    doc("weekly", type="personalization", mode="temporary", evaluate_every_days=7, traffic_percent=60),
+)
+
+
+def _random_visitor_ids(count: int) -> list[str]:
+    import random
+    import string
+
+    rng = random.Random(20261203)
+    alphabet = string.ascii_letters + string.digits + "-_é訪\U0001f600"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(count)]
+
+
+def test_first_visits_to_an_exclusion_group_site_share_answers_equal_to_deciding_afresh() -> None:
+    tables = MemoTables()
+    memo = StorefrontMemo(MIXED_GROUPS_SITE, SECRET, "site_1", tables)
+    sale = Visit.from_request_fields(url="https://s.example/sale")
+    visitors = _random_visitor_ids(5000)
+    cases = [
+        (VIP, sale, 1000),
+        (VIP, sale, 1000 + 8 * 86_400),
+        (UNIDENTIFIED, Visit.from_request_fields(), 1000),
+    ]
+    for identity, visit, now in cases:
+        given: set[str] = set()
+        for visitor in visitors:
+            answer, ignored = memo.answer(visitor, identity, None, now, YEAR, visit)
+            decision = decide(MIXED_GROUPS_SITE, visitor, identity, {}, visit=visit, now=now)
+            assert not ignored
+            assert answer.decision == decision
+            assert answer.sticky == encode_sticky(SECRET, "site_1", visitor, decision.sticky, now)
+            assert answer.experiences == b",".join(memo.fragment(d) for d in decision.decisions)
+            given.update(d.experience_id for d in decision.decisions if d.entered)
+        if identity is VIP:  # every test of each group was entered by someone
+            assert {"ga", "gb", "gc", "gd", "ge"} <= given
+    assert len(tables.answers) == 0
+    # The shared path was taken: one shared answer per (plan, picks), far fewer than visits.
+    assert 0 < len(tables.firsts) < len(cases) * len(visitors) // 5
+
+
+def test_a_shared_first_answer_packs_its_entries_again_on_a_new_day() -> None:
+    memo = StorefrontMemo(site(doc("everyone")), SECRET, "site_1", MemoTables())
+    visitors = [f"visitor-{n}" for n in range(20)]
+    for now in (1000, 1000 + 86_400, 1000 + 3 * 86_400):
+        for visitor in visitors:
+            token = memo.answer(visitor, UNIDENTIFIED, None, now, YEAR)[0].sticky
+            (entry,) = decode_sticky(SECRET, "site_1", visitor, token, now).values()
+            assert entry.day == now // 86_400  # the day it was issued, not the day first shared
+
+
+def test_a_configuration_change_is_seen_by_the_next_first_visit() -> None:
+    tables = MemoTables()
+    old = StorefrontMemo(DRAWS_SITE, SECRET, "site_1", tables)
+    for n in range(50):
+        old.answer(f"visitor-{n}", VIP, None, 1000, YEAR)
+    changed = site(doc("half", traffic_percent=100, variation_ids=("control", "b", "c")), doc("new"))
+    new = StorefrontMemo(changed, SECRET, "site_1", tables)  # what a config change installs
+    for n in range(50):
+        visitor = f"visitor-{n}"
+        answer = new.answer(visitor, VIP, None, 1001, YEAR)[0]
+        assert answer.decision == decide(changed, visitor, VIP, {}, now=1001)
+        assert [d.experience_id for d in answer.decision.decisions] == ["half", "new"]
+
+
+def test_a_remembered_visit_is_not_built_again_but_a_changed_one_is() -> None:
+    compiled = site(doc("sale", type="personalization", rules={"all": [cond("url", "contains", "sale")]}))
+    memo = StorefrontMemo(compiled, SECRET, "site_1", MemoTables())
+    built: list[str] = []
+
+    def visit_of(url: str) -> Callable[[], Visit]:
+        def build() -> Visit:
+            built.append(url)
+            return Visit.from_request_fields(url=url)
+
+        return build
+
+    token = memo.answer(VISITOR, VIP, None, 1000, YEAR, visit_of("https://s.example/sale"))[0].sticky
+    sale = memo.answer(VISITOR, VIP, token, 1001, YEAR, visit_of("https://s.example/sale"), digest=b"a")[0]
+    assert built == ["https://s.example/sale"] * 2
+    assert memo.answer(VISITOR, VIP, token, 1002, YEAR, visit_of("unused"), digest=b"a")[0] is sale
+    assert built == ["https://s.example/sale"] * 2  # the digest stood for the visit
+    other = memo.answer(VISITOR, VIP, token, 1003, YEAR, visit_of("https://s.example/x"), digest=b"b")[0]
+    assert other.decision != sale.decision
+    assert memo.answer(VISITOR, VIP, token, 1004, YEAR, visit_of("unused"), digest=b"b")[0] is other
+    # A token that does not verify is never remembered with its digest.
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    memo.answer(VISITOR, VIP, forged, 1005, YEAR, visit_of("https://s.example/sale"), digest=b"a")
+    memo.answer(VISITOR, VIP, forged, 1006, YEAR, visit_of("https://s.example/sale"), digest=b"a")
+    assert built[-2:] == ["https://s.example/sale"] * 2

@@ -10,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import Resolver, ResolverConfig
 from edge.sync import SegmentSync, SyncConfig
 from klaviyo import ConnectionRef
 from sandbox import SandboxState, running_fake_klaviyo
+from tests.cluster import RedisServer
 from tests.waiting import wait_until_async
 
 ACCOUNT = "ACCSYNC"
@@ -88,12 +89,23 @@ def sandbox() -> Iterator[Sandbox]:
         yield Sandbox(state, url, token, profiles)
 
 
-@pytest.fixture(params=["local", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.redis),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
-    """Where the index lives; with Redis, its prefix is set up before (and torn down after) the
-    syncs that use it."""
+    """Where the index lives (in process, one Redis, a Redis Cluster); with Redis, its prefix is
+    set up before (and torn down after) the syncs that use it."""
     if request.param == "redis":
         request.getfixturevalue("redis_prefix")
+    if request.param == "cluster":
+        request.getfixturevalue("redis_cluster_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        server = RedisServer(request.getfixturevalue("redis_cluster_url"), cluster=True)
+        request.addfinalizer(lambda: server.delete_prefix(prefix))
     return str(request.param)
 
 
@@ -109,7 +121,7 @@ SYNC_DEFAULTS: dict[str, Any] = {
 class Pair:
     resolver: Resolver
     sync: SegmentSync
-    redis: aioredis.Redis | None
+    redis: RedisClient | None
     prefix: str
 
     async def status(self, segment_id: str) -> dict[str, Any]:
@@ -133,14 +145,15 @@ async def make_pair(
     """`await make_pair(resolver={...config}, **sync_config)`: a started resolver and sync sharing
     one budget, on the test's `backend` (Redis: every pair of a test shares one prefix)."""
     made: list[Pair] = []
-    clients: list[aioredis.Redis] = []
+    clients: list[RedisClient] = []
     http = httpx.AsyncClient()
 
     async def make(*, resolver: dict[str, Any] | None = None, **config: Any) -> Pair:
-        redis: aioredis.Redis | None = None
+        redis: RedisClient | None = None
         prefix = "kxe:"
-        if backend == "redis":
-            redis = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+        if backend in {"redis", "cluster"}:
+            url = request.getfixturevalue("redis_url" if backend == "redis" else "redis_cluster_url")
+            redis = RedisServer(url, cluster=backend == "cluster").client()
             clients.append(redis)
             prefix = request.getfixturevalue("redis_prefix")
         tokens = StaticTokens(sandbox.token)

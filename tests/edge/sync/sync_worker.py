@@ -12,18 +12,18 @@ import asyncio
 import sys
 
 import httpx
-import redis.asyncio as aioredis
 
 from edge.resolver import Resolver, ResolverConfig
 from edge.sync import SegmentSync, SyncConfig
 from klaviyo import ConnectionRef
+from tests.cluster import RedisServer
 from tests.edge.sync.conftest import ACCOUNT, SEG_A, StaticTokens
 
 CONFIG = SyncConfig(tick_s=0.05, lease_ttl_s=1.0, incremental_interval_s=0.2, page_retry_base_s=0.01)
 
 
-async def main(api_base: str, redis_url: str, prefix: str, token: str) -> None:
-    redis = aioredis.Redis.from_url(redis_url)
+async def main(api_base: str, redis_url: str, prefix: str, token: str, cluster: str = "single") -> None:
+    redis = RedisServer(redis_url, cluster=cluster == "cluster").client()
     async with httpx.AsyncClient() as http:
         tokens = StaticTokens(token)
         resolver = Resolver(
@@ -46,4 +46,4 @@ async def main(api_base: str, redis_url: str, prefix: str, token: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))

@@ -4,8 +4,7 @@ start or stop being targeted."""
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
+from edge.fleet.redis_client import RedisClient
 from edge.resolver import Identified, Source
 from edge.sync import keys
 from tests.edge.sync.conftest import (
@@ -166,5 +165,5 @@ async def test_targets_follow_the_sites(make_pair: MakePair, sandbox: Sandbox, w
         await _no_index_keys(pair.redis, pair.prefix)
 
 
-async def _no_index_keys(redis: aioredis.Redis, prefix: str) -> None:
+async def _no_index_keys(redis: RedisClient, prefix: str) -> None:
     assert await redis.keys(f"{prefix}members*") == []
