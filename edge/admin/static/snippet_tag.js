@@ -1,4 +1,5 @@
-// The Integrations page's "Copy" button for the storefront snippet tag.
+// The Integrations page's "Copy" button for the storefront snippet tag (rendered disabled: it
+// does nothing until this script has run).
 import { say } from "./dom.js";
 
 const button = document.getElementById("snippet-copy");
@@ -18,3 +19,4 @@ button.addEventListener("click", async () => {
     say(message, "Selected: press Ctrl+C (or Cmd+C) to copy.", "warn");
   }
 });
+button.disabled = false;
