@@ -22,11 +22,13 @@ segments repeat. (A different `_kx` per request is not measured: each would be a
 resolution within the account's rate limits, and the answer `pending`, which is the resolver's
 bench, not this one.)
 
-Three servers, one at a time, each one uvicorn worker process with the same options (uvloop,
-httptools, no uvicorn access log): (i) kx-edge (`bench.servers:assign_app`, the settings a fresh
-install runs with: kx-edge's access log on, `/v1/assign` in it as one summary line per 10 s, no
-Redis), (ii) a bare Starlette route returning a small `JSONResponse`
-after `await request.body()`, (iii) a raw ASGI app that reads the body and sends fixed JSON. wrk
+Four servers, one at a time, each one uvicorn worker process with the same options (uvloop, no
+uvicorn access log): (i) kx-edge (`bench.servers:assign_app`, the settings a fresh install runs
+with: kx-edge's access log on, `/v1/assign` in it as one summary line per 10 s, no Redis), on
+the HTTP protocol `kx-edge serve` runs (`edge.web.one_write`: httptools, each response in one
+write), (ii) a bare Starlette route returning a small `JSONResponse` after `await
+request.body()`, (iii) a raw ASGI app that reads the body and sends fixed JSON, both on uvicorn's
+stock httptools protocol, and (iv) that Starlette app again on kx-edge's protocol (like for like). wrk
 drives each with the same bodies: a warm-up run, then the measured one. A run with any non-200
 answer or socket error is invalid. Then the assign handler's cost without HTTP, in the server
 process with its warm cache: the whole app, the handler alone and each of its steps.
@@ -69,6 +71,7 @@ from edge.sites.keys import new_site
 from edge.store import SqlSiteStore
 from edge.store.connections import SqlConnectionStore
 from edge.store.sqlite_db import SqliteDatabase
+from edge.web.one_write import OneWriteHttpToolsProtocol
 from oauth.connection import Connection, ConnectionStatus
 from oauth.crypto import TokenCipher
 from sandbox import SandboxState, demo_kx, running_fake_klaviyo
@@ -81,13 +84,18 @@ ACCOUNT_ID = "BnchAc"
 CLIENT_ID, CLIENT_SECRET = "kx-bench-client", "kx-bench-client-secret"
 SCOPES = ("accounts:read", "profiles:read", "segments:read")
 CONTENT_TYPE = "text/plain;charset=UTF-8"
+# kx-edge's own HTTP protocol, as `kx-edge serve` runs it: uvicorn's httptools, one write per response.
+KX_EDGE_HTTP = f"{OneWriteHttpToolsProtocol.__module__}:{OneWriteHttpToolsProtocol.__qualname__}"
+# (name, app, uvicorn --http): kx-edge as it is served; the baselines as uvicorn serves them by
+# default; and bare Starlette once more on kx-edge's protocol, to tell the app's share apart.
 SERVERS = (
-    ("kx-edge /v1/assign", "bench.servers:assign_app"),
-    ("bare Starlette", "bench.servers:starlette_app"),
-    ("raw ASGI", "bench.servers:raw_app"),
+    ("kx-edge /v1/assign", "bench.servers:assign_app", KX_EDGE_HTTP),
+    ("bare Starlette", "bench.servers:starlette_app", "httptools"),
+    ("raw ASGI", "bench.servers:raw_app", "httptools"),
+    ("Starlette, one write", "bench.servers:starlette_app", KX_EDGE_HTTP),
 )
 UVICORN_OPTIONS = (
-    "--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log",
+    "--loop", "uvloop", "--lifespan", "on", "--no-access-log",
     "--no-server-header", "--log-level", "warning", "--timeout-graceful-shutdown", "2",
 )  # fmt: skip
 GOAL_VS_STARLETTE, GOAL_VS_RAW = 1.0, 0.5
@@ -235,10 +243,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(target: str, env: dict[str, str], port: int, log: Path, probe: tuple[str, str]) -> Iterator[int]:
-    """One uvicorn worker serving `target` until the block ends; yields its pid."""
+def served(
+    target: str, env: dict[str, str], port: int, log: Path, probe: tuple[str, str], http: str = KX_EDGE_HTTP
+) -> Iterator[int]:
+    """One uvicorn worker serving `target` with the `http` protocol until the block ends; yields its pid."""
     command = [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
-               "--port", str(port), *UVICORN_OPTIONS]  # fmt: skip
+               "--port", str(port), "--http", http, *UVICORN_OPTIONS]  # fmt: skip
     with log.open("ab") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -653,7 +663,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             anonymous_body = next(v for v in visitors if not v.kx).body()
 
             # (i) kx-edge: warm the cache, check the answers, then load it.
-            with served(SERVERS[0][1], env, port, log, (target, anonymous_body)) as pid:
+            with served(SERVERS[0][1], env, port, log, (target, anonymous_body), SERVERS[0][2]) as pid:
                 warm_started = time.monotonic()
                 answers, polls = asyncio.run(warm_cache(public_url, target, visitors, timeout_s=90))
                 warm_seconds = time.monotonic() - warm_started
@@ -710,9 +720,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     asyncio.run(in_process_baselines(InProcessSpec(**{**spec, "profile": False})))
                 )
 
-            # (ii) and (iii): the same requests, the same server options, one at a time.
-            for name, app in SERVERS[1:]:
-                with served(app, env, port, log, (target, anonymous_body)) as pid:
+            # The baselines: the same requests, the same server options, one at a time.
+            for name, app, http in SERVERS[1:]:
+                with served(app, env, port, log, (target, anonymous_body), http) as pid:
                     results.append(measure(name, pid, public_url, script, args))
                     first_results.append(measure(name, pid, public_url, first_script, args))
 
@@ -729,7 +739,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def print_first_visits(results: Sequence[RunResult], collections: dict[int, int]) -> None:
     """The first-visit scenario: every request a new visitor (no token, a fresh visitor_id), the
     VIP's `_kx` (cached)."""
-    assign, starlette, raw = results
+    assign, starlette, raw, starlette_one = results
     print()
     print("first visits (every request: no token, a visitor_id never seen before, the VIP's cached _kx):")
     gcs = ", ".join(f"gen{g} {n:,}" for g, n in sorted(collections.items()))
@@ -748,6 +758,14 @@ def print_first_visits(results: Sequence[RunResult], collections: dict[int, int]
         f"p99 {p99_ratio:.1f}x Starlette's (goal <= 2x: {'met' if p99_ratio <= 2 else 'NOT met'}); "
         f"assign / raw ASGI {assign.rate / raw.rate:.2f}x; by CPU per request assign / Starlette "
         f"{starlette.cpu_us_per_request / assign.cpu_us_per_request:.2f}x"
+    )
+    print(like_for_like(assign, starlette_one))
+
+
+def like_for_like(assign: RunResult, starlette_one: RunResult) -> str:
+    return (
+        f"like for like (both on kx-edge's one-write protocol): assign / Starlette {assign.rate / starlette_one.rate:.2f}x, "
+        f"by CPU per request {starlette_one.cpu_us_per_request / assign.cpu_us_per_request:.2f}x"
     )
 
 
@@ -768,7 +786,7 @@ def report(
     first_gc: dict[int, int] | None = None,
 ) -> bool:
     """Prints the figures; False when a run is invalid (errors, or a cold cache)."""
-    assign, starlette, raw = results
+    assign, starlette, raw, starlette_one = results
     identified = sum(1 for v in visitors if v.kx)
     hits = after.get("l1_hit", 0) - before.get("l1_hit", 0)
     misses = after.get("l1_miss", 0) - before.get("l1_miss", 0)
@@ -781,7 +799,9 @@ def report(
     calls = ", ".join(f"{method} {route} x{n}" for (method, route), n in klaviyo_calls.items())
     print(
         f"kx-edge POST /v1/assign vs bare Starlette vs raw ASGI: uvicorn {version('uvicorn')} "
-        f"(1 worker process, --loop uvloop --http httptools, no uvicorn access log), Starlette {version('starlette')}"
+        f"(1 worker process, --loop uvloop, no uvicorn access log; --http httptools for the baselines, "
+        f"{KX_EDGE_HTTP} for kx-edge as `kx-edge serve` runs it and for 'Starlette, one write'), "
+        f"Starlette {version('starlette')}"
     )
     print(
         f"load: wrk 4.1 -t{args.threads} -c{args.connections}, {args.warmup} s warm-up then {args.duration} s "
@@ -844,6 +864,7 @@ def report(
         f"{starlette.cpu_us_per_request / assign.cpu_us_per_request:.2f}x, assign / raw ASGI "
         f"{raw.cpu_us_per_request / assign.cpu_us_per_request:.2f}x"
     )
+    print(like_for_like(assign, starlette_one))
     print(
         "(srv CPU, wrk CPU, others: share of one core used by the server, by wrk, and by the rest of the machine "
         "during the run; load1: the 1-minute load average before the run; idle: the server's CPU with no "

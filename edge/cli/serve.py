@@ -1,4 +1,5 @@
-"""`kx-edge serve`: uvicorn with uvloop and httptools, one or several workers."""
+"""`kx-edge serve`: uvicorn with uvloop and httptools (each response in one write:
+`edge.web.one_write`), one or several workers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uvicorn
 
 from edge.settings import LoadResult
 from edge.settings.local_secrets import LocalSecrets, ensure_local_secrets
+from edge.web.one_write import OneWriteHttpToolsProtocol
 
 SERVICE_APP = "edge.asgi:create_app_from_environment"
 # The demo (a sandbox Klaviyo and a demo storefront beside the service) is a package of its own
@@ -60,7 +62,7 @@ def serve(
         workers=workers if workers > 1 else None,
         # uvloop: without it, several workers answer every request ~44 ms late (no TCP_NODELAY).
         loop="uvloop",
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,
         lifespan="on",
         log_config=None,
         server_header=False,
