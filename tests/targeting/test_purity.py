@@ -30,6 +30,8 @@ FORBIDDEN_TEXT = [
 ALLOWED_TOP_LEVEL = {
     *("__future__", "base64", "binascii", "collections", "dataclasses", "enum", "hashlib"),
     *("hmac", "math", "operator", "re", "types", "typing", "msgspec", "targeting"),
+    # Pure computation: packing hash lanes (bucketing.FnvLanes), caching their tables.
+    *("struct", "functools"),
     # urllib for urllib.parse only (urllib.request is forbidden text above); RE2 for URL patterns.
     *("urllib", "re2"),
     # A variation's changes are checked and cleaned by pure parsers: no I/O, no clock.
