@@ -3,7 +3,10 @@
 `RedisLockProvider` is redis-py's `Lock` (`SET key token NX PX ttl` to take it, a Lua
 compare-and-delete to release it, so only the owner's token deletes the key), polling every
 `poll_interval_s` until the wait runs out. Its waiters poll: that is fine here, where the lock
-guards a token refresh (one an hour per connection) and is contended only while one runs. Keys
+guards a token refresh (one an hour per connection) and is contended only while one runs. The
+key lives `lease_s` at a time and its holder renews it every third of that while it runs, up to
+the caller's TTL: a holder that is killed (a node's SIGKILL) blocks the others for one lease, not
+for the whole TTL (at least 30 s for a refresh), while one that is only slow keeps its lock. Keys
 look like `{prefix}lock:{<name>}`, a Cluster hash tag around the name. When Redis fails, locking
 degrades to this process's local lock for a while (logged once per interval): callers keep
 working, with exclusion only inside the process until Redis is back.
@@ -12,6 +15,7 @@ working, with exclusion only inside the process until Redis is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +50,7 @@ class RedisLockProvider:
         *,
         fallback: LocalLockProvider | None = None,
         poll_interval_s: float = 0.05,
+        lease_s: float = 5.0,
         op_timeout_s: float = 0.5,
         retry_after_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -54,6 +59,7 @@ class RedisLockProvider:
         self._prefix = prefix
         self._fallback = fallback if fallback is not None else LocalLockProvider()
         self._poll_interval_s = poll_interval_s
+        self._lease_s = lease_s
         self._op_timeout_s = op_timeout_s
         self._retry_after_s = retry_after_s
         self._clock = clock
@@ -69,7 +75,7 @@ class RedisLockProvider:
         lock = Lock(
             self._redis,
             self.key(name),
-            timeout=max(ttl_s, 0.001),
+            timeout=max(min(ttl_s, self._lease_s), 0.001),
             sleep=self._poll_interval_s,
             thread_local=False,  # one event loop: the lock object itself holds the token
         )
@@ -88,10 +94,29 @@ class RedisLockProvider:
             return
         if not acquired:
             raise LockTimeout(name, wait_s)
+        renewing = asyncio.create_task(self._renew(lock, self._clock() + ttl_s))
         try:
             yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self._release(lock, name, ttl_s)
+
+    async def _renew(self, lock: Lock, until: float) -> None:
+        """Extend the key to one more lease every third of a lease, until `until` (the TTL)."""
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            left = until - self._clock()
+            if left <= 0:
+                return  # held past its TTL: the key expires, and the release says so
+            try:
+                async with asyncio.timeout(self._op_timeout_s):
+                    await lock.extend(min(self._lease_s, left), replace_ttl=True)
+            except LockNotOwnedError:
+                return
+            except (RedisError, OSError, TimeoutError):
+                continue  # the key still has the rest of its lease; try again
 
     async def _release(self, lock: Lock, name: str, ttl_s: float) -> None:
         try:

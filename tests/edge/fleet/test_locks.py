@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,3 +240,47 @@ async def test_a_body_that_outlives_its_ttl_is_reported_and_deletes_nothing(
     await clients[0].delete(key)
     async with locks.lock("site", 5.0, 0.0):
         assert await clients[1].exists(key) == 1
+
+
+ROOT = Path(__file__).resolve().parents[3]
+_HOLDER = """
+import asyncio, sys
+from edge.fleet.locks import RedisLockProvider
+from tests.cluster import RedisServer
+
+async def main() -> None:
+    client = RedisServer(sys.argv[1], cluster=sys.argv[2] == "cluster").client()
+    locks = RedisLockProvider(client, sys.argv[3], lease_s=0.5)
+    async with locks.lock("site", 30.0, 1.0):
+        print("held", flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.redis
+async def test_a_killed_holder_blocks_the_others_for_a_lease_not_its_ttl(
+    redis_server: RedisServer, clients: tuple[RedisClient, RedisClient], redis_prefix: str
+) -> None:
+    """A node killed while it holds a 30 s lock: the others get it once its 0.5 s lease runs out.
+    While it lived, it kept the lock past several leases."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _HOLDER, redis_server.url, redis_server.name, redis_prefix,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        locks = RedisLockProvider(clients[0], redis_prefix, lease_s=0.5)
+        with pytest.raises(LockTimeout):  # three leases long: renewed meanwhile
+            async with locks.lock("site", 30.0, 1.5):
+                pass
+        holder.kill()
+        await asyncio.wait_for(holder.wait(), 10)
+        async with locks.lock("site", 30.0, 5.0):  # without leases: held for 30 s more
+            assert await clients[1].pttl(locks.key("site")) <= 500
+    finally:
+        if holder.returncode is None:
+            holder.kill()
+            await asyncio.wait_for(holder.wait(), 10)
