@@ -615,6 +615,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="segments",
         help="bench/decisions.py's 10-experience segment site, or its mixed site with visit conditions",
     )
+    parser.add_argument(
+        "--kx-http",
+        choices=("one-write", "httptools"),
+        default="one-write",
+        help="kx-edge's HTTP protocol: as `kx-edge serve` runs it (the default), or uvicorn's stock "
+        "httptools protocol (to measure what the one-write protocol gives)",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
 
@@ -663,7 +670,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             anonymous_body = next(v for v in visitors if not v.kx).body()
 
             # (i) kx-edge: warm the cache, check the answers, then load it.
-            with served(SERVERS[0][1], env, port, log, (target, anonymous_body), SERVERS[0][2]) as pid:
+            kx_http = SERVERS[0][2] if args.kx_http == "one-write" else "httptools"
+            with served(SERVERS[0][1], env, port, log, (target, anonymous_body), kx_http) as pid:
                 warm_started = time.monotonic()
                 answers, polls = asyncio.run(warm_cache(public_url, target, visitors, timeout_s=90))
                 warm_seconds = time.monotonic() - warm_started
@@ -801,7 +809,7 @@ def report(
         f"kx-edge POST /v1/assign vs bare Starlette vs raw ASGI: uvicorn {version('uvicorn')} "
         f"(1 worker process, --loop uvloop, no uvicorn access log; --http httptools for the baselines, "
         f"{KX_EDGE_HTTP} for kx-edge as `kx-edge serve` runs it and for 'Starlette, one write'), "
-        f"Starlette {version('starlette')}"
+        f"Starlette {version('starlette')}; kx-edge on {args.kx_http}"
     )
     print(
         f"load: wrk 4.1 -t{args.threads} -c{args.connections}, {args.warmup} s warm-up then {args.duration} s "
